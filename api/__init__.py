@@ -1,0 +1,65 @@
+"""The HTTP API: an app factory that wires the ledger, auth, errors and blueprints together."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api
+
+from api import auth, http
+from api.cli import tokens_cli
+from api.errors import register_error_handlers
+from api.settings import from_environment
+from domain.ledger import MentorshipLedger, utc_now
+from persistence.config import store_env
+from persistence.stores import store_kind, token_store_for
+
+API_SETTINGS = {
+    "API_TITLE": "Mentorship Ledger",
+    "API_VERSION": "1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+class LedgerApi(Api):
+    """flask-smorest's Api, with our problem+json handlers instead of its error payloads."""
+
+    def _register_error_handlers(self) -> None:
+        register_error_handlers(self._app)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the service: settings from the environment, then ``config`` on top."""
+    app = Flask("api", instance_relative_config=True)
+    app.config.update(API_SETTINGS)
+    app.config.update(from_environment())
+    app.config.update(config or {})
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    env = store_env(app.config["DATABASE_URL"], app.instance_path)
+    env["SNAPSHOT_INTERVAL"] = str(app.config["SNAPSHOT_INTERVAL"])
+    ledger = MentorshipLedger(env=env, clock=app.config.get("CLOCK") or utc_now)
+    app.extensions["ledger"] = ledger
+    app.extensions["tokens"] = token_store_for(ledger)
+    app.config["STORE_KIND"] = store_kind(ledger)
+
+    http.install(app)
+    app.before_request(auth.authenticate)
+    register_api(app)
+    app.cli.add_command(tokens_cli)
+    return app
+
+
+def register_api(app: Flask) -> None:
+    from api import feedback, operations, relationships
+
+    api = LedgerApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.register_blueprint(relationships.blp)
+    api.register_blueprint(feedback.blp)
+    app.register_blueprint(operations.blp)

@@ -1,0 +1,87 @@
+"""What every command endpoint shares: access checks before the body, headers in and out."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, current_app, request
+
+from api.auth import current_principal
+from domain.ledger import CommandResult, MentorshipLedger
+from domain.principal import CommandContext
+
+ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
+MAX_KEY_LENGTH = 200
+
+
+def ledger() -> MentorshipLedger:
+    return current_app.extensions["ledger"]
+
+
+def may(command: str) -> Callable:
+    """Check visibility (404) and role (403) before the body is validated (422)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            subject_id = kwargs.get("feedback_id") or kwargs.get("action_id")
+            ledger().check_may(current_principal(), kwargs.get("relationship_id"), command, subject_id)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def visible(view: Callable) -> Callable:
+    """Answer 404 before the query is validated when the relationship is not visible."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ledger().check_visible(current_principal(), kwargs["relationship_id"])
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def command_context() -> CommandContext:
+    """Idempotency-Key, a fingerprint of what was asked, and If-Match, from the request."""
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
+        abort(422, messages={"Idempotency-Key": [f"Give 1 to {MAX_KEY_LENGTH} characters."]})
+    return CommandContext(key=key, fingerprint=fingerprint(), expected_version=expected_version())
+
+
+def fingerprint() -> str:
+    """Method, path and the JSON value of the body: equal for a faithful retry."""
+    raw = request.get_data(cache=True)
+    body = json.loads(raw) if raw else {}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{request.method} {request.path}\n{canonical}".encode()).hexdigest()
+
+
+def expected_version() -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = ETAG.match(header)
+    if match is None:
+        abort(412, message='If-Match must be an ETag of the relationship, e.g. "3".')
+    return int(match.group(1))
+
+
+def answer(result: CommandResult, location: str | None = None) -> tuple[dict, dict[str, str]]:
+    """The command's body with ETag, X-Position and, for a repeat, Idempotent-Replayed."""
+    headers = {"ETag": f'"{result.version}"'}
+    if result.position is not None:
+        headers["X-Position"] = str(result.position)
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if location:
+        headers["Location"] = location
+    return result.body, headers

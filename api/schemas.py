@@ -1,0 +1,197 @@
+"""Marshmallow schemas: the shape of every request and response of the HTTP contract."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.http import rfc3339
+
+PARTICIPANT_ID = validate.Length(min=1, max=128)
+
+
+class UTCDateTime(fields.DateTime):
+    """RFC 3339 times; offsets are converted to UTC, times without one are refused."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else rfc3339(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid RFC 3339 time.")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("Not a valid RFC 3339 time.") from None
+        if moment.tzinfo is None:
+            raise ValidationError("Give the time with a UTC offset or Z.")
+        return moment.astimezone(timezone.utc)
+
+
+class StrictSchema(Schema):
+    """Unknown fields are refused (marshmallow's default), said here so no one changes it."""
+
+    class Meta:
+        unknown = "raise"
+
+
+# -- requests -------------------------------------------------------------------
+
+
+class StartRelationshipSchema(StrictSchema):
+    program_id = fields.String(required=True, validate=PARTICIPANT_ID)
+    mentor_id = fields.String(required=True, validate=PARTICIPANT_ID)
+    mentee_id = fields.String(required=True, validate=PARTICIPANT_ID)
+    goals = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                        load_default=list, validate=validate.Length(max=10))
+
+    @validates_schema
+    def mentor_is_not_mentee(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("mentor_id") is not None and data.get("mentor_id") == data.get("mentee_id"):
+            raise ValidationError("The mentor and the mentee must be different people.", "mentee_id")
+
+
+class ActionItemSchema(StrictSchema):
+    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    due_on = fields.Date(load_default=None, allow_none=True)
+
+
+class GiveFeedbackSchema(StrictSchema):
+    content = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    kind = fields.String(required=True, validate=validate.OneOf(["strength", "improvement", "general"]))
+    skills = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                         load_default=list, validate=validate.Length(max=20))
+    action_items = fields.List(fields.Nested(ActionItemSchema), load_default=list,
+                               validate=validate.Length(max=10))
+
+
+class ReceiptSchema(StrictSchema):
+    reflection = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    usefulness = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                validate=validate.Range(min=1, max=5))
+
+
+class CompletionSchema(StrictSchema):
+    outcome = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+
+
+class LifecycleSchema(StrictSchema):
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class ReplayQuerySchema(StrictSchema):
+    version = fields.Integer(validate=validate.Range(min=1),
+                             metadata={"description": "The state right after this event."})
+    as_of = UTCDateTime(metadata={"description": "The state as it stood at this time."})
+
+    @validates_schema
+    def one_at_most(self, data: dict[str, Any], **_: Any) -> None:
+        if "version" in data and "as_of" in data:
+            raise ValidationError("Give version or as_of, not both.", "as_of")
+
+
+class PageQuerySchema(StrictSchema):
+    cursor = fields.String(validate=validate.Length(min=1, max=500))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class EventsQuerySchema(PageQuerySchema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+# -- responses ------------------------------------------------------------------
+
+
+class FeedbackSchema(Schema):
+    feedback_id = fields.UUID()
+    giver_id = fields.String()
+    giver_role = fields.String()
+    recipient_id = fields.String()
+    recipient_role = fields.String()
+    content = fields.String()
+    kind = fields.String()
+    skills = fields.List(fields.String())
+    action_ids = fields.List(fields.UUID())
+    given_at = UTCDateTime()
+    received_at = UTCDateTime(allow_none=True)
+    reflection = fields.String(allow_none=True)
+    usefulness = fields.Integer(allow_none=True)
+
+
+class ActionSchema(Schema):
+    action_id = fields.UUID()
+    feedback_id = fields.UUID()
+    description = fields.String()
+    due_on = fields.String(allow_none=True, metadata={"format": "date"})
+    owner_id = fields.String()
+    status = fields.String(metadata={"enum": ["open", "completed"]})
+    completed_at = UTCDateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+
+
+class RelationshipSchema(Schema):
+    id = fields.UUID()
+    program_id = fields.String()
+    mentor_id = fields.String()
+    mentee_id = fields.String()
+    goals = fields.List(fields.String())
+    status = fields.String(metadata={"enum": ["active", "paused", "ended"]})
+    version = fields.Integer()
+    started_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    feedback = fields.List(fields.Nested(FeedbackSchema))
+    actions = fields.List(fields.Nested(ActionSchema))
+
+
+class CreatedActionSchema(Schema):
+    action_id = fields.UUID()
+    description = fields.String()
+    due_on = fields.String(allow_none=True, metadata={"format": "date"})
+    owner_id = fields.String()
+
+
+class FeedbackGivenSchema(Schema):
+    feedback_id = fields.UUID()
+    relationship_id = fields.UUID()
+    version = fields.Integer()
+    giver_role = fields.String()
+    recipient_role = fields.String()
+    given_at = UTCDateTime()
+    action_items = fields.List(fields.Nested(CreatedActionSchema))
+
+
+class ReceiptAnswerSchema(Schema):
+    feedback_id = fields.UUID()
+    relationship_id = fields.UUID()
+    version = fields.Integer()
+    received_at = UTCDateTime()
+    reflection = fields.String(allow_none=True)
+    usefulness = fields.Integer(allow_none=True)
+
+
+class CompletionAnswerSchema(Schema):
+    action_id = fields.UUID()
+    feedback_id = fields.UUID()
+    relationship_id = fields.UUID()
+    version = fields.Integer()
+    completed_at = UTCDateTime()
+    completed_by = fields.String()
+    outcome = fields.String(allow_none=True)
+
+
+class EventSchema(Schema):
+    version = fields.Integer()
+    type = fields.String()
+    recorded_at = UTCDateTime()
+    actor = fields.String()
+    actor_role = fields.String(metadata={"enum": ["mentor", "mentee", "coordinator"]})
+    command_id = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class EventPageSchema(Schema):
+    items = fields.List(fields.Nested(EventSchema))
+    next = fields.String(allow_none=True)

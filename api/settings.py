@@ -1,0 +1,22 @@
+"""Configuration, read from the environment (a .env file works too) and overridable in create_app."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+ENVIRONMENT_SETTINGS = {
+    # name: (default, parser)
+    "DATABASE_URL": ("", str),
+    "MAX_BODY_BYTES": (64 * 1024, int),
+    "SNAPSHOT_INTERVAL": (100, int),
+}
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    settings = {}
+    for name, (default, parse) in ENVIRONMENT_SETTINGS.items():
+        raw = environ.get(name)
+        settings[name] = parse(raw) if raw not in (None, "") else default
+    return settings

@@ -1,0 +1,70 @@
+"""Accepted commands, remembered by their caller's Idempotency-Key.
+
+An ``AcceptedCommand`` is written in the same transaction as the events of the
+command it stands for, under an id derived from (caller, key). A second
+command with the same key therefore either finds the first one (and answers
+as it did) or collides with it in the store; nothing outside the event store
+can disagree with what was written.
+"""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+KEY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:mentorship-ledger:idempotency-key")
+
+
+def accepted_command_id(principal_id: str, key: str) -> UUID:
+    """The id under which a caller's command with this key is remembered."""
+    return uuid5(KEY_NAMESPACE, f"{len(principal_id)}:{principal_id}:{key}")
+
+
+class AcceptedCommand(Aggregate):
+    """A command a caller sent with an Idempotency-Key, and where its answer lies."""
+
+    class CommandAccepted(Aggregate.Created):
+        principal_id: str
+        key: str
+        fingerprint: str
+        command: str
+        relationship_id: UUID
+        relationship_version: int
+        subject_id: UUID | None
+
+        def apply(self, aggregate: AcceptedCommand) -> None:
+            aggregate.principal_id = self.principal_id
+            aggregate.key = self.key
+            aggregate.fingerprint = self.fingerprint
+            aggregate.command = self.command
+            aggregate.relationship_id = self.relationship_id
+            aggregate.relationship_version = self.relationship_version
+            aggregate.subject_id = self.subject_id
+
+    @classmethod
+    def accept(
+        cls,
+        *,
+        principal_id: str,
+        key: str,
+        fingerprint: str,
+        command: str,
+        relationship_id: UUID,
+        relationship_version: int,
+        subject_id: UUID | None,
+        at,
+    ) -> AcceptedCommand:
+        """Remember that this caller's command under this key was accepted."""
+        return cls._create(
+            cls.CommandAccepted,
+            id=accepted_command_id(principal_id, key),
+            timestamp=at,
+            principal_id=principal_id,
+            key=key,
+            fingerprint=fingerprint,
+            command=command,
+            relationship_id=relationship_id,
+            relationship_version=relationship_version,
+            subject_id=subject_id,
+        )

@@ -1,0 +1,125 @@
+"""API tokens: issued once, stored only as SHA-256 hashes, looked up by a public prefix.
+
+A token reads ``mlt_<prefix>_<secret>``. The prefix (8 characters) names the
+token in listings and revocations; the database never holds the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from domain.principal import ROLES, Principal
+
+TOKEN_MARK = "mlt"
+PREFIX_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about a token: never the token itself."""
+
+    prefix: str
+    principal_id: str
+    role: str
+    created_at: str
+    revoked_at: str | None
+
+
+class UnknownTokenError(LookupError):
+    """No token matches what was given."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _split(token: str) -> tuple[str, str] | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_MARK or len(parts[1]) != PREFIX_LENGTH:
+        return None
+    return parts[1], parts[2]
+
+
+class TokenStore:
+    """Bearer tokens in the service's own database (SQLite or PostgreSQL).
+
+    ``datastore`` offers ``transaction(commit=...)`` yielding a DB-API cursor;
+    ``placeholder`` is that driver's parameter marker.
+    """
+
+    def __init__(self, datastore: Any, placeholder: str = "?", table: str = "api_tokens") -> None:
+        self.datastore = datastore
+        self.p = placeholder
+        self.table = table
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                "prefix TEXT PRIMARY KEY, token_hash TEXT NOT NULL, principal_id TEXT NOT NULL, "
+                "role TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
+            )
+
+    def issue(self, principal_id: str, role: str) -> str:
+        """Create a token for a principal in a role; the only time the token is seen."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if not 1 <= len(principal_id) <= 128:
+            raise ValueError("principal ids are 1 to 128 characters")
+        prefix = secrets.token_hex(PREFIX_LENGTH // 2)
+        token = f"{TOKEN_MARK}_{prefix}_{secrets.token_urlsafe(32)}"
+        now = datetime.now(timezone.utc).isoformat()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table} (prefix, token_hash, principal_id, role, created_at) "
+                f"VALUES ({self.p}, {self.p}, {self.p}, {self.p}, {self.p})",
+                (prefix, _digest(token), principal_id, role, now),
+            )
+        return token
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal a live token stands for, else None. Compared in constant time."""
+        parts = _split(token)
+        if parts is None:
+            return None
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT token_hash, principal_id, role, revoked_at FROM {self.table} WHERE prefix = {self.p}",
+                (parts[0],),
+            )
+            row = cursor.fetchone()
+        if row is None or row[3] is not None:
+            return None
+        if not hmac.compare_digest(row[0], _digest(token)):
+            return None
+        return Principal(row[1], row[2])
+
+    def revoke(self, token_or_prefix: str) -> TokenInfo:
+        """Revoke a token, named by itself or by its prefix; effective on the next request."""
+        parts = _split(token_or_prefix)
+        prefix = parts[0] if parts else token_or_prefix
+        now = datetime.now(timezone.utc).isoformat()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"UPDATE {self.table} SET revoked_at = {self.p} WHERE prefix = {self.p} AND revoked_at IS NULL",
+                (now, prefix),
+            )
+        for info in self.list():
+            if info.prefix == prefix:
+                return info
+        raise UnknownTokenError(f"no token with prefix {prefix!r}")
+
+    def list(self) -> list[TokenInfo]:
+        """Every token ever issued, oldest first, without secrets."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT prefix, principal_id, role, created_at, revoked_at FROM {self.table} "
+                "ORDER BY created_at, prefix"
+            )
+            rows = cursor.fetchall()
+        return [TokenInfo(*tuple(row)) for row in rows]
