@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from eventsourcing.application import Application
 
+from persistence.postgres import PostgresFactory
 from persistence.tokens import TokenStore
 
 
 def store_kind(application: Application) -> str:
     """'sqlite' or 'postgresql'."""
-    return "postgresql" if hasattr(application.factory, "postgres_datastore") else "sqlite"
+    return "postgresql" if isinstance(application.factory, PostgresFactory) else "sqlite"
 
 
 def token_store_for(application: Application) -> TokenStore:
     """A token store in the same database as the application's events."""
     if store_kind(application) == "postgresql":
-        store = TokenStore(application.factory.postgres_datastore, placeholder="%s")
+        datastore = application.factory.datastore
+        store = TokenStore(datastore, placeholder="%s", table=datastore.qualified("api_tokens"))
     else:
         store = TokenStore(application.factory.datastore, placeholder="?")
     store.create_table()

@@ -1,0 +1,289 @@
+"""psycopg2 connections for the ledger: a waiting, self-healing pool and explicit transactions.
+
+Errors from psycopg2 are raised as the eventsourcing library's persistence
+exceptions, so the application and the API handle one family of errors
+whatever the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.extras
+from eventsourcing import persistence as es
+
+psycopg2.extras.register_uuid()
+
+T = TypeVar("T")
+
+# psycopg2 class -> eventsourcing class, most specific first.
+ERROR_MAP: list[tuple[type[Exception], type[es.PersistenceError]]] = [
+    (psycopg2.IntegrityError, es.IntegrityError),
+    (psycopg2.DataError, es.DataError),
+    (psycopg2.OperationalError, es.OperationalError),
+    (psycopg2.InternalError, es.InternalError),
+    (psycopg2.ProgrammingError, es.ProgrammingError),
+    (psycopg2.NotSupportedError, es.NotSupportedError),
+    (psycopg2.InterfaceError, es.InterfaceError),
+    (psycopg2.DatabaseError, es.DatabaseError),
+    (psycopg2.Error, es.PersistenceError),
+]
+
+TRANSIENT = (es.OperationalError, es.InterfaceError)
+
+
+def translate(error: Exception) -> es.PersistenceError:
+    """The eventsourcing exception that stands for a psycopg2 one."""
+    for pg_class, es_class in ERROR_MAP:
+        if isinstance(error, pg_class):
+            translated = es_class(str(error).strip())
+            translated.pgcode = getattr(error, "pgcode", None)  # type: ignore[attr-defined]
+            return translated
+    return es.PersistenceError(str(error))
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except psycopg2.Error as error:
+        raise translate(error) from error
+
+
+def quote(identifier: str) -> str:
+    """A PostgreSQL identifier, quoted, so any name (and no injection) is possible."""
+    if len(identifier.encode()) > 63:
+        raise es.ProgrammingError(f"Identifier too long: {identifier}")
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def retry_transient(attempts: int = 8, wait: float = 0.1) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Retry an operation that is safe to repeat when the connection or server failed."""
+
+    def decorator(func: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            for attempt in range(attempts):
+                try:
+                    return func(*args, **kwargs)
+                except TRANSIENT:
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(min(wait * 2**attempt, 2.0))
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return wrapper
+
+    return decorator
+
+
+class PooledConnection:
+    """A psycopg2 connection with its birth time, so old ones can be recycled."""
+
+    def __init__(self, raw: psycopg2.extensions.connection) -> None:
+        self.raw = raw
+        self.created = time.monotonic()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.raw.closed)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.raw.close()
+
+
+class ConnectionPool:
+    """Up to ``pool_size`` idle connections kept, ``max_overflow`` more made on demand.
+
+    A caller finding every connection in use waits up to ``timeout`` seconds
+    for one to come back instead of failing at once. Broken connections are
+    dropped and replaced; connections older than ``max_age`` are recycled.
+    """
+
+    def __init__(self, connect: Callable[[], psycopg2.extensions.connection], *, pool_size: int = 5,
+                 max_overflow: int = 10, timeout: float = 10.0, max_age: float | None = None,
+                 pre_ping: bool = False) -> None:
+        self._connect = connect
+        self.pool_size = pool_size
+        self.max_connections = pool_size + max_overflow
+        self.timeout = timeout
+        self.max_age = max_age
+        self.pre_ping = pre_ping
+        self._idle: deque[PooledConnection] = deque()
+        self._in_use = 0
+        self._closed = False
+        self._condition = threading.Condition()
+
+    def get(self) -> PooledConnection:
+        with self._condition:
+            if not self._condition.wait_for(self._can_lend, timeout=self.timeout):
+                raise es.ConnectionUnavailableError(
+                    f"No PostgreSQL connection free within {self.timeout}s"
+                )
+            if self._closed:
+                raise es.ConnectionPoolClosedError("The connection pool is closed")
+            self._in_use += 1
+            conn = self._idle.pop() if self._idle else None
+        try:
+            return self._ready(conn)
+        except BaseException:
+            self._release_slot()
+            raise
+
+    def put(self, conn: PooledConnection, *, broken: bool = False) -> None:
+        keep = not (broken or conn.closed or self._closed)
+        if keep and conn.raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            keep = self._rollback(conn)
+        with self._condition:
+            self._in_use -= 1
+            if keep and len(self._idle) < self.pool_size:
+                self._idle.append(conn)
+                conn = None  # type: ignore[assignment]
+            self._condition.notify()
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+            self._condition.notify_all()
+        for conn in idle:
+            conn.close()
+
+    @property
+    def num_in_use(self) -> int:
+        return self._in_use
+
+    @property
+    def num_idle(self) -> int:
+        return len(self._idle)
+
+    def _can_lend(self) -> bool:
+        return self._closed or bool(self._idle) or self._in_use < self.max_connections
+
+    def _release_slot(self) -> None:
+        with self._condition:
+            self._in_use -= 1
+            self._condition.notify()
+
+    def _ready(self, conn: PooledConnection | None) -> PooledConnection:
+        if conn is not None and (conn.closed or self._too_old(conn) or not self._alive(conn)):
+            conn.close()
+            conn = None
+        if conn is None:
+            with translated_errors():
+                conn = PooledConnection(self._connect())
+        return conn
+
+    def _too_old(self, conn: PooledConnection) -> bool:
+        return self.max_age is not None and time.monotonic() - conn.created > self.max_age
+
+    def _alive(self, conn: PooledConnection) -> bool:
+        if not self.pre_ping:
+            return True
+        try:
+            with conn.raw.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except psycopg2.Error:
+            return False
+
+    @staticmethod
+    def _rollback(conn: PooledConnection) -> bool:
+        try:
+            conn.raw.rollback()
+            return True
+        except psycopg2.Error:
+            return False
+
+
+class PostgresDatastore:
+    """Connection settings, the pool, and transactions for every PostgreSQL table of the ledger."""
+
+    def __init__(self, dsn: str, *, schema: str = "", connect_timeout: int = 5,
+                 idle_in_transaction_session_timeout: int = 5, lock_timeout: int = 10,
+                 pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
+                 max_age: float | None = None, pre_ping: bool = False,
+                 originator_id_type: str = "uuid") -> None:
+        self.dsn = dsn
+        self.schema = schema.strip()
+        self.connect_timeout = connect_timeout
+        self.idle_in_transaction_session_timeout = idle_in_transaction_session_timeout
+        self.lock_timeout = lock_timeout
+        self.originator_id_type = originator_id_type
+        self.pool = ConnectionPool(self._connect, pool_size=pool_size, max_overflow=max_overflow,
+                                   timeout=pool_timeout, max_age=max_age, pre_ping=pre_ping)
+
+    def qualified(self, name: str) -> str:
+        """A table or function name in the configured schema, quoted."""
+        return f"{quote(self.schema)}.{quote(name)}" if self.schema else quote(name)
+
+    def _connect(self) -> psycopg2.extensions.connection:
+        options = f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_session_timeout * 1000}"
+        raw = psycopg2.connect(
+            self.dsn, connect_timeout=self.connect_timeout, options=options,
+            application_name="mentorship-ledger", keepalives=1, keepalives_idle=30,
+            keepalives_interval=10, keepalives_count=3,
+        )
+        raw.autocommit = True
+        return raw
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """A pooled connection in autocommit mode; broken ones are replaced, errors translated."""
+        conn = self.pool.get()
+        broken = False
+        try:
+            with translated_errors():
+                yield conn.raw
+        except TRANSIENT:
+            broken = True
+            raise
+        finally:
+            self.pool.put(conn, broken=broken or conn.closed)
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A cursor for single statements, each its own transaction."""
+        with self.connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[psycopg2.extensions.cursor]:
+        """BEGIN ... COMMIT (or ROLLBACK when ``commit`` is false or on error)."""
+        with self.connection() as conn, conn.cursor() as cursor:
+            cursor.execute("BEGIN")
+            try:
+                yield cursor
+            except BaseException:
+                with contextlib.suppress(psycopg2.Error):
+                    cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT" if commit else "ROLLBACK")
+
+    @contextlib.contextmanager
+    def schema_change(self) -> Iterator[psycopg2.extensions.cursor]:
+        """A transaction for DDL, serialised across processes by an advisory lock.
+
+        Several processes starting at once against an empty database would
+        otherwise race on CREATE TABLE IF NOT EXISTS and fail.
+        """
+        with self.transaction(commit=True) as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('mentorship-ledger schema'))")
+            if self.schema:
+                cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema)}")
+            yield cursor
+
+    def close(self) -> None:
+        self.pool.close()
