@@ -1,0 +1,223 @@
+"""The ledger's use cases and replay, on a real SQLite file and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain import errors
+from domain.principal import CommandContext
+from tests.support import AUDITOR, COORDINATOR, MENTEE, MENTOR, OUTSIDER, feedback, open_ledger, start
+
+
+@pytest.fixture
+def ledger(store, tmp_path):
+    ledger = open_ledger(store, str(tmp_path))
+    yield ledger
+    ledger.close()
+
+
+def test_the_whole_feedback_loop_is_recorded_in_order(ledger):
+    rid = start(ledger).relationship_id
+    given = feedback(ledger, rid)
+    feedback_id = UUID(given.body["feedback_id"])
+    action_id = UUID(given.body["action_items"][0]["action_id"])
+    ledger.receive_feedback(MENTEE, rid, feedback_id, reflection="Fair point", usefulness=4)
+    ledger.complete_action(MENTEE, rid, action_id, outcome="Table made")
+    feedback(ledger, rid, by=MENTEE, content="Thanks for the time", kind="strength", action_items=[])
+    ledger.pause_relationship(COORDINATOR, rid, reason="Holidays")
+    ledger.resume_relationship(COORDINATOR, rid)
+    ledger.end_relationship(MENTOR, rid, reason="Goals met")
+
+    items, more = ledger.list_events(AUDITOR, rid)
+    assert [i["type"] for i in items] == [
+        "RelationshipStarted", "FeedbackGiven", "FeedbackReceived", "ActionCompleted", "FeedbackGiven",
+        "RelationshipPaused", "RelationshipResumed", "RelationshipEnded",
+    ]
+    assert [i["actor"] for i in items] == ["ada", "mentor-7", "mentee-12", "mentee-12", "mentee-12",
+                                           "ada", "ada", "mentor-7"]
+    assert [i["actor_role"] for i in items][:3] == ["coordinator", "mentor", "mentee"]
+    assert more is False
+
+
+def test_positions_grow_with_every_command(ledger):
+    first = start(ledger)
+    second = feedback(ledger, first.relationship_id)
+    assert second.position > first.position
+    assert ledger.position() == second.position
+
+
+def test_state_can_be_replayed_at_every_version(ledger):
+    rid = start(ledger).relationship_id
+    feedback(ledger, rid)
+    ledger.pause_relationship(COORDINATOR, rid)
+    assert ledger.get_relationship(MENTOR, rid, version=1)["feedback"] == []
+    assert len(ledger.get_relationship(MENTOR, rid, version=2)["feedback"]) == 1
+    assert ledger.get_relationship(MENTOR, rid, version=2)["status"] == "active"
+    assert ledger.get_relationship(MENTOR, rid, version=3)["status"] == "paused"
+    with pytest.raises(errors.VersionNotFoundError):
+        ledger.get_relationship(MENTOR, rid, version=4)
+
+
+def test_state_can_be_replayed_as_of_a_time(ledger):
+    rid = start(ledger).relationship_id
+    started_at = ledger.get_relationship(COORDINATOR, rid)["started_at"]
+    feedback(ledger, rid)
+    assert ledger.get_relationship(COORDINATOR, rid, as_of=started_at)["version"] == 1
+    assert ledger.get_relationship(COORDINATOR, rid, as_of=started_at + timedelta(days=999))["version"] == 2
+    with pytest.raises(errors.VersionNotFoundError):
+        ledger.get_relationship(COORDINATOR, rid, as_of=started_at - timedelta(seconds=1))
+
+
+def test_history_is_paged_after_a_version(ledger):
+    rid = start(ledger).relationship_id
+    for _ in range(4):
+        feedback(ledger, rid, action_items=[])
+    page, more = ledger.list_events(COORDINATOR, rid, after=1, limit=2)
+    assert [i["version"] for i in page] == [2, 3] and more is True
+    page, more = ledger.list_events(COORDINATOR, rid, after=3, limit=2)
+    assert [i["version"] for i in page] == [4, 5] and more is False
+
+
+def test_participants_see_only_their_own_relationships(ledger):
+    rid = start(ledger).relationship_id
+    with pytest.raises(errors.RelationshipNotFoundError):
+        ledger.get_relationship(OUTSIDER, rid)
+    with pytest.raises(errors.RelationshipNotFoundError):
+        feedback(ledger, rid, by=OUTSIDER)
+    assert ledger.get_relationship(AUDITOR, rid)["id"] == rid
+
+
+def test_auditors_read_but_never_act(ledger):
+    rid = start(ledger).relationship_id
+    with pytest.raises(errors.NotPermittedError):
+        ledger.end_relationship(AUDITOR, rid)
+    with pytest.raises(errors.NotPermittedError):
+        ledger.start_relationship(AUDITOR, program_id="p", mentor_id="a", mentee_id="b", goals=[])
+
+
+def test_unknown_relationships_are_not_found(ledger):
+    with pytest.raises(errors.RelationshipNotFoundError):
+        ledger.get_relationship(COORDINATOR, uuid4())
+
+
+def test_a_repeated_command_with_its_key_writes_nothing_and_answers_the_same(ledger):
+    rid = start(ledger).relationship_id
+    context = CommandContext(key="retry-1", fingerprint="f")
+    first = ledger.give_feedback(MENTOR, rid, content="x", kind="general", skills=[], action_items=[],
+                                 context=context)
+    again = ledger.give_feedback(MENTOR, rid, content="x", kind="general", skills=[], action_items=[],
+                                 context=context)
+    assert again.body == first.body and again.replayed
+    assert ledger.get_relationship(MENTOR, rid)["version"] == 2
+
+
+def test_a_repeated_start_creates_one_relationship(ledger):
+    context = CommandContext(key="start-1", fingerprint="f")
+    first = start(ledger, context=context)
+    again = start(ledger, context=context)
+    assert again.relationship_id == first.relationship_id and again.body == first.body
+
+
+def test_a_key_reused_for_another_request_is_refused(ledger):
+    rid = start(ledger).relationship_id
+    ledger.pause_relationship(COORDINATOR, rid, context=CommandContext(key="k", fingerprint="pause"))
+    with pytest.raises(errors.IdempotencyKeyReusedError):
+        ledger.resume_relationship(COORDINATOR, rid, context=CommandContext(key="k", fingerprint="resume"))
+    assert ledger.get_relationship(COORDINATOR, rid)["status"] == "paused"
+
+
+def test_keys_belong_to_their_caller(ledger):
+    rid = start(ledger).relationship_id
+    ledger.give_feedback(MENTOR, rid, content="a", kind="general", skills=[], action_items=[],
+                         context=CommandContext(key="same", fingerprint="f"))
+    ledger.give_feedback(MENTEE, rid, content="a", kind="general", skills=[], action_items=[],
+                         context=CommandContext(key="same", fingerprint="f"))
+    assert ledger.get_relationship(MENTOR, rid)["version"] == 3
+
+
+def test_a_refused_command_may_be_retried_with_the_same_key(ledger):
+    rid = start(ledger).relationship_id
+    context = CommandContext(key="resume", fingerprint="f")
+    with pytest.raises(errors.RelationshipNotPausedError):
+        ledger.resume_relationship(COORDINATOR, rid, context=context)
+    ledger.pause_relationship(COORDINATOR, rid)
+    assert ledger.resume_relationship(COORDINATOR, rid, context=context).body["status"] == "active"
+
+
+def test_keys_survive_a_restart(store, tmp_path):
+    context = CommandContext(key="across-restarts", fingerprint="f")
+    first_ledger = open_ledger(store, str(tmp_path))
+    first = start(first_ledger, context=context)
+    first_ledger.close()
+    second_ledger = open_ledger(store, str(tmp_path))
+    again = start(second_ledger, context=context)
+    second_ledger.close()
+    assert again.relationship_id == first.relationship_id and again.replayed
+
+
+def test_a_stale_expected_version_changes_nothing(ledger):
+    rid = start(ledger).relationship_id
+    with pytest.raises(errors.VersionMismatchError):
+        ledger.pause_relationship(COORDINATOR, rid, context=CommandContext(expected_version=5))
+    assert ledger.get_relationship(COORDINATOR, rid)["status"] == "active"
+    ledger.pause_relationship(COORDINATOR, rid, context=CommandContext(expected_version=1))
+
+
+def test_racing_commands_are_all_applied_without_if_match(ledger):
+    rid = start(ledger).relationship_id
+    failures = []
+
+    def give(n: int) -> None:
+        try:
+            for i in range(5):
+                feedback(ledger, rid, by=MENTOR if n % 2 else MENTEE, content=f"{n}-{i}", action_items=[])
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            failures.append(error)
+
+    threads = [threading.Thread(target=give, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert ledger.get_relationship(COORDINATOR, rid)["version"] == 21
+
+
+def test_racing_commands_with_if_match_let_exactly_one_win(ledger):
+    rid = start(ledger).relationship_id
+    outcomes = []
+    barrier = threading.Barrier(4)
+
+    def give() -> None:
+        barrier.wait()
+        try:
+            ledger.give_feedback(MENTOR, rid, content="x", kind="general", skills=[], action_items=[],
+                                 context=CommandContext(expected_version=1))
+            outcomes.append("applied")
+        except errors.VersionMismatchError:
+            outcomes.append("412")
+
+    threads = [threading.Thread(target=give) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["412", "412", "412", "applied"]
+    assert ledger.get_relationship(COORDINATOR, rid)["version"] == 2
+
+
+def test_long_histories_load_from_snapshots(store, tmp_path):
+    ledger = open_ledger(store, str(tmp_path), SNAPSHOT_INTERVAL="10")
+    rid = start(ledger).relationship_id
+    for i in range(24):
+        feedback(ledger, rid, content=f"note {i}", action_items=[])
+    snapshots = list(ledger.snapshots.get(rid))
+    assert [s.originator_version for s in snapshots] == [10, 20]
+    state = ledger.get_relationship(COORDINATOR, rid)
+    assert state["version"] == 25 and len(state["feedback"]) == 24
+    assert ledger.get_relationship(COORDINATOR, rid, version=15)["version"] == 15
+    ledger.close()
