@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, current_app, request
+from flask import current_app, request
+from flask_smorest import abort
 
 from api.auth import current_principal
 from domain.ledger import CommandResult, MentorshipLedger

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask_smorest import Blueprint
+from api.blueprint import Blueprint
 
 from api.auth import current_principal
 from api.commands import answer, command_context, ledger, may

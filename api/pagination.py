@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from flask import abort
+from flask_smorest import abort
 
 
 def encode_cursor(state: dict[str, Any]) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import abort, url_for
-from flask_smorest import Blueprint
+from flask import url_for
+from flask_smorest import abort
+from api.blueprint import Blueprint
 
 from api.auth import current_principal
 from api.commands import answer, command_context, ledger, may, visible

@@ -1,0 +1,17 @@
+"""flask-smorest blueprints whose argument parser refuses unknown query parameters too."""
+
+from __future__ import annotations
+
+import flask_smorest
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
+
+
+class StrictParser(FlaskParser):
+    """Unknown fields are a 422 wherever they come from (webargs ignores unknown query keys by default)."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {location: RAISE for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION}
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = StrictParser()

@@ -1,0 +1,64 @@
+"""Liveness, readiness, the OpenAPI document and the token command line."""
+
+from __future__ import annotations
+
+from persistence.tokens import TokenStore
+
+
+def test_healthz_needs_no_token(service):
+    assert service.get(None, "/healthz").json == {"status": "ok"}
+
+
+def test_readyz_reports_the_store_and_its_position(service):
+    service.start()
+    body = service.get(None, "/readyz").json
+    assert body["status"] == "ready" and body["position"] >= 1
+    assert body["store"] == ("sqlite" if service.app.config["DATABASE_URL"].startswith("sqlite") else "postgresql")
+
+
+def test_the_openapi_document_lists_every_endpoint(service):
+    spec = service.get(None, "/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {
+        "/v1/relationships",
+        "/v1/relationships/{relationship_id}",
+        "/v1/relationships/{relationship_id}/events",
+        "/v1/relationships/{relationship_id}/pause",
+        "/v1/relationships/{relationship_id}/resume",
+        "/v1/relationships/{relationship_id}/end",
+        "/v1/relationships/{relationship_id}/feedback",
+        "/v1/relationships/{relationship_id}/feedback/{feedback_id}/receipt",
+        "/v1/relationships/{relationship_id}/actions/{action_id}/completion",
+    }
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_tokens_are_issued_alone_on_stdout_and_stored_only_as_hashes(service):
+    runner = service.app.test_cli_runner()
+    result = runner.invoke(args=["tokens", "issue", "--role", "auditor", "--principal", "funder-1"])
+    token = result.stdout.strip()
+    assert result.exit_code == 0 and token.startswith("mlt_") and "\n" not in token
+    store: TokenStore = service.app.extensions["tokens"]
+    with store.datastore.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT * FROM {store.table}")
+        rows = [tuple(row) for row in cursor.fetchall()]
+    assert all(token not in str(value) and token.split("_")[2] not in str(value) for row in rows for value in row)
+    assert service.client.get("/healthz").status_code == 200
+    assert service.client.get("/v1/x", headers={"Authorization": f"Bearer {token}"}).status_code == 404
+
+
+def test_tokens_are_listed_and_revoked_by_prefix(service):
+    runner = service.app.test_cli_runner()
+    token = runner.invoke(args=["tokens", "issue", "--role", "coordinator", "--principal", "grace"]).stdout.strip()
+    prefix = token.split("_")[1]
+    listing = runner.invoke(args=["tokens", "list"]).stdout
+    assert f"{prefix}\tcoordinator\tgrace" in listing and token not in listing
+    assert runner.invoke(args=["tokens", "revoke", prefix]).exit_code == 0
+    assert "revoked" in runner.invoke(args=["tokens", "list"]).stdout.split(prefix)[1].splitlines()[0]
+    assert service.client.get("/v1/x", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_unknown_roles_and_tokens_are_refused_by_the_cli(service):
+    runner = service.app.test_cli_runner()
+    assert runner.invoke(args=["tokens", "issue", "--role", "admin", "--principal", "x"]).exit_code != 0
+    assert runner.invoke(args=["tokens", "revoke", "nothing1"]).exit_code != 0

@@ -1,0 +1,194 @@
+"""The edge of the HTTP contract: problem+json, precedence of errors, ETags, idempotency, headers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.json
+    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
+    return body
+
+
+def raw_post(service, who, path, data: bytes | str, content_type="application/json", **headers):
+    return service.client.post(path, data=data, content_type=content_type, headers=service.headers(who, **headers))
+
+
+def test_unreadable_json_is_a_bad_request(service):
+    assert_problem(raw_post(service, "coordinator", "/v1/relationships", "{not json"), 400)
+
+
+def test_invalid_utf8_is_a_bad_request(service):
+    assert_problem(raw_post(service, "coordinator", "/v1/relationships", b'{"program_id": "\xff"}'), 400)
+
+
+def test_deeply_nested_json_is_a_bad_request_or_refused(service):
+    body = "[" * 100_000 + "]" * 100_000
+    response = raw_post(service, "coordinator", "/v1/relationships", body)
+    assert response.status_code in (400, 413)
+    assert response.mimetype == PROBLEM
+
+
+def test_a_body_over_64_kib_is_too_large(service):
+    body = json.dumps({"program_id": "p", "mentor_id": "a", "mentee_id": "b", "goals": ["x" * 70_000]})
+    assert_problem(raw_post(service, "coordinator", "/v1/relationships", body), 413)
+
+
+def test_a_body_that_is_not_json_is_an_unsupported_media_type(service):
+    assert_problem(raw_post(service, "coordinator", "/v1/relationships", "a=b", "application/x-www-form-urlencoded"), 415)
+
+
+def test_a_missing_token_is_unauthenticated(service):
+    body = assert_problem(service.get(None, "/v1/relationships/00000000-0000-0000-0000-000000000000"), 401)
+    assert "valid bearer token" in body["detail"]
+
+
+@pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer mlt_00000000_x", "Basic YWRhOmFkYQ==", "Bearer "])
+def test_a_bad_token_is_unauthenticated(service, header):
+    response = service.client.get("/v1/relationships/00000000-0000-0000-0000-000000000000",
+                                  headers={"Authorization": header})
+    assert_problem(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_token_fails_on_the_next_request(service):
+    rid = service.start()["id"]
+    assert service.get("mentor", f"/v1/relationships/{rid}").status_code == 200
+    service.app.extensions["tokens"].revoke(service.tokens["mentor"])
+    assert_problem(service.get("mentor", f"/v1/relationships/{rid}"), 401)
+
+
+def test_unknown_routes_are_problems_too(service):
+    assert_problem(service.get("auditor", "/v1/nowhere"), 404)
+    assert_problem(service.get("auditor", "/v1/relationships/not-a-uuid"), 404)
+
+
+def test_a_wrong_method_is_a_problem_with_allow(service):
+    response = service.client.delete("/v1/relationships", headers=service.headers("coordinator"))
+    assert_problem(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_validation_problems_name_every_field(service):
+    response = service.post("coordinator", "/v1/relationships", {"mentor_id": "", "colour": "blue"})
+    body = assert_problem(response, 422)
+    assert {"program_id", "mentor_id", "mentee_id", "colour"} <= body["errors"].keys()
+
+
+def test_mentor_and_mentee_must_differ(service):
+    body = assert_problem(service.post("coordinator", "/v1/relationships", {
+        "program_id": "p", "mentor_id": "same", "mentee_id": "same"}), 422)
+    assert "mentee_id" in body["errors"]
+
+
+def test_goals_are_limited(service):
+    for goals in (["g"] * 11, ["x" * 201], [""]):
+        assert_problem(service.post("coordinator", "/v1/relationships", {
+            "program_id": "p", "mentor_id": "a", "mentee_id": "b", "goals": goals}), 422)
+
+
+def test_not_visible_wins_over_role_and_validation(service):
+    rid = service.start(mentor_id="someone-else", mentee_id="another")["id"]
+    assert_problem(service.post("mentee", f"/v1/relationships/{rid}/feedback", {}), 404)
+
+
+def test_an_outsider_sees_a_relationship_as_missing(service):
+    rid = service.start()["id"]
+    assert_problem(service.get("outsider", f"/v1/relationships/{rid}"), 404)
+    assert_problem(service.get("outsider", f"/v1/relationships/{rid}/events"), 404)
+
+
+def test_role_wins_over_validation(service):
+    rid = service.start()["id"]
+    assert_problem(service.post("auditor", f"/v1/relationships/{rid}/feedback", {"bad": 1}), 403)
+    assert_problem(service.post("mentor", "/v1/relationships", {"bad": 1}), 403)
+
+
+def test_validation_wins_over_if_match(service):
+    rid = service.start()["id"]
+    assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/pause", {"reason": 7}, If_Match='"9"'), 422)
+
+
+def test_if_match_wins_over_rules(service):
+    rid = service.start()["id"]
+    assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/resume", {}, If_Match='"9"'), 412)
+
+
+def test_a_stale_if_match_changes_nothing(service):
+    rid = service.start()["id"]
+    body = assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/pause", {}, If_Match='"2"'), 412)
+    assert body["type"].endswith("version-mismatch")
+    assert service.get("auditor", f"/v1/relationships/{rid}").json["status"] == "active"
+
+
+@pytest.mark.parametrize("etag", ['"1"', 'W/"1"', "*"])
+def test_a_current_if_match_is_accepted(service, etag):
+    rid = service.start()["id"]
+    assert service.post("coordinator", f"/v1/relationships/{rid}/pause", {}, If_Match=etag).status_code == 200
+
+
+def test_a_malformed_if_match_never_matches(service):
+    rid = service.start()["id"]
+    assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/pause", {}, If_Match="one"), 412)
+
+
+def test_a_repeated_post_with_its_key_returns_the_first_answer(service):
+    rid = service.start()["id"]
+    body = {"content": "Clear.", "kind": "strength", "action_items": [{"description": "Share"}]}
+    first = service.post("mentor", f"/v1/relationships/{rid}/feedback", body, Idempotency_Key="k-1")
+    again = service.post("mentor", f"/v1/relationships/{rid}/feedback", body, Idempotency_Key="k-1")
+    assert (again.status_code, again.json) == (first.status_code, first.json)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert service.get("auditor", f"/v1/relationships/{rid}").json["version"] == 2
+
+
+def test_the_same_json_value_counts_as_the_same_body(service):
+    rid = service.start()["id"]
+    path = f"/v1/relationships/{rid}/pause"
+    first = raw_post(service, "coordinator", path, '{"reason": "r"}', Idempotency_Key="k")
+    again = raw_post(service, "coordinator", path, '{ "reason" :"r" }', Idempotency_Key="k")
+    assert (first.status_code, again.status_code, again.json) == (200, 200, first.json)
+
+
+def test_a_key_reused_with_another_body_or_path_is_unprocessable(service):
+    rid = service.start()["id"]
+    service.post("coordinator", f"/v1/relationships/{rid}/pause", {"reason": "a"}, Idempotency_Key="k")
+    body = assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/pause", {"reason": "b"},
+                                       Idempotency_Key="k"), 422)
+    assert body["type"].endswith("idempotency-key-reused")
+    assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/end", {"reason": "a"},
+                                Idempotency_Key="k"), 422)
+    assert service.get("auditor", f"/v1/relationships/{rid}").json["version"] == 2
+
+
+def test_an_idempotency_key_is_one_to_two_hundred_characters(service):
+    response = service.post("coordinator", "/v1/relationships", {
+        "program_id": "p", "mentor_id": "a", "mentee_id": "b"}, Idempotency_Key="k" * 201)
+    assert_problem(response, 422)
+
+
+def test_security_headers_are_on_every_response(service):
+    for response in (service.get(None, "/healthz"), service.get(None, "/v1/x"), service.get("auditor", "/v1/x")):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_store_errors_are_never_stack_traces(service, monkeypatch):
+    from eventsourcing.persistence import OperationalError
+
+    def fail(*args, **kwargs):
+        raise OperationalError("connection refused by test")
+
+    monkeypatch.setattr(service.app.extensions["ledger"], "_load", fail)
+    response = service.post("coordinator", "/v1/relationships/00000000-0000-0000-0000-000000000000/pause")
+    body = assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "1"
+    assert "refused" not in body["detail"]
