@@ -1,0 +1,15 @@
+"""gunicorn settings for the API; each one can be overridden from the environment."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+accesslog = "-"
+# The default access log format includes no request headers, so no bearer token is ever logged.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+limit_request_field_size = 8190
+limit_request_fields = 100
