@@ -23,8 +23,8 @@ SECURITY_HEADERS = {
 
 
 def rfc3339(moment: datetime) -> str:
-    """A UTC time as RFC 3339 with a Z, e.g. 2026-01-15T09:30:00.123456Z."""
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    """A UTC time as RFC 3339 with a Z and microseconds, e.g. 2026-01-15T09:30:00.000000Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LedgerJSONProvider(DefaultJSONProvider):

@@ -238,6 +238,10 @@ $body$"""
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[ApplicationRecorder]:
         return PostgresSubscription(self, gt=gt, topics=topics)
 
+    def listener(self) -> Listener:
+        """A connection woken by every commit of new events (LISTEN/NOTIFY)."""
+        return Listener(self)
+
 
 class PostgresTrackingRecorder(PostgresRecorder, TrackingRecorder):
     """The last position each named consumer has processed: one row per name, only ever rising."""
@@ -301,6 +305,63 @@ class PostgresProcessRecorder(PostgresTrackingRecorder, PostgresApplicationRecor
             return self._insert(cursor, stored_events) if stored_events else []
 
 
+class Listener:
+    """A connection that LISTENs to an events table's channel, to wake readers when events commit."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder, check_interval: float = 0.1) -> None:
+        self.recorder = recorder
+        self.pool = recorder.datastore.pool
+        self.check_interval = check_interval
+        self.conn = self._listening()
+
+    def _listening(self) -> Any:
+        conn = self.pool.get()
+        try:
+            with translated_errors(), conn.raw.cursor() as cursor:
+                cursor.execute(f"LISTEN {quote(self.recorder.channel)}")
+        except BaseException:
+            self.pool.put(conn, broken=True)
+            raise
+        return conn
+
+    def wait(self, timeout: float, stopped: Any = lambda: False) -> bool:
+        """True when a NOTIFY arrived within ``timeout`` seconds; False on timeout or stop."""
+        deadline = time.monotonic() + timeout
+        while not stopped() and time.monotonic() < deadline:
+            try:
+                readable, _, _ = select.select([self.conn.raw], [], [], self.check_interval)
+                if readable:
+                    self.conn.raw.poll()
+            except (OSError, ValueError, psycopg2.Error):
+                self._reconnect(stopped)
+                return True  # events may have been committed while the connection was down
+            if self.conn.raw.notifies:
+                self.conn.raw.notifies.clear()
+                return True
+        return False
+
+    def _reconnect(self, stopped: Any) -> None:
+        self.pool.put(self.conn, broken=True)
+        self.conn = None
+        while not stopped():
+            try:
+                self.conn = self._listening()
+                return
+            except TRANSIENT:
+                time.sleep(1.0)
+
+    def close(self) -> None:
+        if self.conn is None:
+            return
+        conn, self.conn = self.conn, None
+        try:
+            with conn.raw.cursor() as cursor:
+                cursor.execute("UNLISTEN *")
+            self.pool.put(conn)
+        except psycopg2.Error:
+            self.pool.put(conn, broken=True)
+
+
 class PostgresSubscription(Subscription[PostgresApplicationRecorder]):
     """Notifications after a position, then new ones as they are committed.
 
@@ -312,20 +373,12 @@ class PostgresSubscription(Subscription[PostgresApplicationRecorder]):
 
     batch_size = 500
     poll_interval = 1.0
-    stop_check_interval = 0.1
 
     def __init__(self, recorder: PostgresApplicationRecorder, gt: int | None = None,
                  topics: Sequence[str] = ()) -> None:
         super().__init__(recorder=recorder, gt=gt, topics=topics)
         self._buffer: list[Notification] = []
-        self._listener = recorder.datastore.pool.get()
-        try:
-            with translated_errors(), self._listener.raw.cursor() as cursor:
-                cursor.execute(f"LISTEN {quote(recorder.channel)}")
-        except BaseException:
-            recorder.datastore.pool.put(self._listener, broken=True)
-            raise
-        self._released = False
+        self._listener: Listener | None = Listener(recorder)
 
     def __next__(self) -> Notification:
         while not self._has_been_stopped:
@@ -337,54 +390,22 @@ class PostgresSubscription(Subscription[PostgresApplicationRecorder]):
                 start=self._last_notification_id or 0, limit=self.batch_size,
                 topics=self._topics, inclusive_of_start=False,
             ))
-            if not self._buffer:
-                self._wait_for_notify()
+            if not self._buffer and self._listener is not None:
+                self._listener.wait(self.poll_interval, lambda: self._has_been_stopped)
         self._release()
         raise StopIteration
-
-    def _wait_for_notify(self) -> None:
-        deadline = time.monotonic() + self.poll_interval
-        raw = self._listener.raw
-        while not self._has_been_stopped and time.monotonic() < deadline:
-            try:
-                readable, _, _ = select.select([raw], [], [], self.stop_check_interval)
-                if readable:
-                    raw.poll()
-            except (OSError, ValueError, psycopg2.Error):
-                self._reconnect_listener()
-                return
-            if raw.notifies:
-                raw.notifies.clear()
-                return
-
-    def _reconnect_listener(self) -> None:
-        pool = self._recorder.datastore.pool
-        pool.put(self._listener, broken=True)
-        while not self._has_been_stopped:
-            try:
-                self._listener = pool.get()
-                with translated_errors(), self._listener.raw.cursor() as cursor:
-                    cursor.execute(f"LISTEN {quote(self._recorder.channel)}")
-                return
-            except TRANSIENT:
-                time.sleep(self.poll_interval)
 
     def __exit__(self, *args: object, **kwargs: Any) -> None:
         super().__exit__(*args, **kwargs)
         self._release()
 
     def _release(self) -> None:
-        if not self._released:
-            self._released = True
-            try:
-                with self._listener.raw.cursor() as cursor:
-                    cursor.execute("UNLISTEN *")
-                self._recorder.datastore.pool.put(self._listener)
-            except psycopg2.Error:
-                self._recorder.datastore.pool.put(self._listener, broken=True)
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.close()
 
     def __del__(self) -> None:
-        if not getattr(self, "_released", True):
+        if getattr(self, "_listener", None) is not None:
             self._release()
 
 

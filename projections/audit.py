@@ -1,0 +1,125 @@
+"""The tamper-evident audit trail: every relationship event, chained by SHA-256, in store order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections.audit_chain import GENESIS, chain_hash, entry_for
+from projections.base import Item, View
+from projections.store import Cursor
+
+COLUMNS = ("position", "relationship_id", "program_id", "version", "type", "actor", "actor_role",
+           "recorded_at", "summary", "data_sha256", "prev_hash", "hash")
+CONTENT = COLUMNS[:-2]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to list; every field optional."""
+
+    relationship_id: str | None = None
+    program_id: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for column in ("relationship_id", "program_id", "actor", "type"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if self.since is not None:
+            clauses.append("recorded_at >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append("recorded_at < ?")
+            params.append(self.until)
+        return " AND ".join(clauses) or "TRUE", params
+
+
+class AuditTrailView(View):
+    """Audit entries keyed by store position, with the hash chain."""
+
+    name = "audit_trail"
+    TABLES = {
+        "audit_trail": (
+            "position BIGINT PRIMARY KEY, relationship_id TEXT NOT NULL, program_id TEXT NOT NULL, "
+            "version INTEGER NOT NULL, type TEXT NOT NULL, actor TEXT NOT NULL, actor_role TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, summary TEXT NOT NULL, data_sha256 TEXT NOT NULL, "
+            "prev_hash TEXT NOT NULL, hash TEXT NOT NULL"
+        ),
+    }
+    INDEXES = (
+        ("audit_by_relationship", "audit_trail", "relationship_id, position"),
+        ("audit_by_program", "audit_trail", "program_id, position"),
+        ("audit_by_actor", "audit_trail", "actor, position"),
+        ("audit_by_type", "audit_trail", "type, position"),
+        ("audit_by_time", "audit_trail", "recorded_at, position"),
+    )
+
+    def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        previous = self._last_hash(cursor)
+        programs: dict[str, str] = {}
+        rows = []
+        for item in items:
+            entry = entry_for(item.event, item.position, self._program(cursor, item.event, programs), previous)
+            previous = entry["hash"]
+            rows.append([entry[c] for c in COLUMNS])
+        cursor.executemany(
+            f"INSERT INTO {self.table('audit_trail')} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in COLUMNS)})", rows)
+
+    def _last_hash(self, cursor: Cursor) -> str:
+        cursor.execute(f"SELECT hash FROM {self.table('audit_trail')} ORDER BY position DESC LIMIT 1")
+        row = cursor.fetchone()
+        return GENESIS if row is None else row[0]
+
+    def _program(self, cursor: Cursor, event: Any, programs: dict[str, str]) -> str:
+        key = str(event.originator_id)
+        if event.originator_version == 1:
+            programs[key] = event.program_id
+        if key not in programs:
+            cursor.execute(f"SELECT program_id FROM {self.table('audit_trail')} "
+                           "WHERE relationship_id = ? ORDER BY position LIMIT 1", (key,))
+            row = cursor.fetchone()
+            programs[key] = row[0] if row else ""
+        return programs[key]
+
+    # -- queries ----------------------------------------------------------------
+
+    def page(self, cursor: Cursor, selection: AuditFilter, after: int, limit: int) -> list[dict[str, Any]]:
+        where, params = selection.where()
+        cursor.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM {self.table('audit_trail')} "
+            f"WHERE {where} AND position > ? ORDER BY position LIMIT ?", [*params, after, limit])
+        return [dict(zip(COLUMNS, row)) for row in cursor.fetchall()]
+
+    def stream(self, selection: AuditFilter, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every entry of the selection, a short transaction per batch (memory stays flat)."""
+        after = 0
+        while True:
+            with self.store.transaction(write=False) as cursor:
+                rows = self.page(cursor, selection, after, batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1]["position"]
+
+    def head(self, cursor: Cursor) -> dict[str, Any]:
+        cursor.execute(f"SELECT position, hash FROM {self.table('audit_trail')} ORDER BY position DESC LIMIT 1")
+        row = cursor.fetchone()
+        cursor.execute(f"SELECT COUNT(*) FROM {self.table('audit_trail')}")
+        count = cursor.fetchone()[0]
+        return {"position": row[0] if row else 0, "hash": row[1] if row else GENESIS, "entries": count}
+
+
+def recompute(entry: dict[str, Any]) -> str:
+    """The hash an entry must have, from its own content and its prev_hash."""
+    return chain_hash({c: entry[c] for c in CONTENT}, entry["prev_hash"])

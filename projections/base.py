@@ -1,0 +1,141 @@
+"""What every projection shares: generations of view tables, tracking, and batches.
+
+A view keeps its tables per *generation* (``audit_trail_g1``, ...). Queries
+read the live generation; a rebuild fills the next one from zero and switches
+over only once it has caught up, so queries keep working meanwhile.
+
+Tracking (the last position a view has processed) is written in the same
+transaction as the view change, per batch of events; events a view ignores
+are tracked too. A batch that finds its view already past its first event
+changes nothing, so every event counts exactly once, whoever processes it.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from projections.store import Cursor, ViewStore
+
+GENERATIONS_TABLE = "projection_generations"
+TRACKING_TABLE = "projection_tracking"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One event to project and its position; the event is None outside the mentorship domain."""
+
+    event: Any
+    position: int
+
+
+def create_bookkeeping(store: ViewStore) -> None:
+    """The tables that name each view's live generation and track every view's position."""
+    with store.transaction(write=True) as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {store.table(GENERATIONS_TABLE)} "
+                       "(name TEXT PRIMARY KEY, live INTEGER NOT NULL)")
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {store.table(TRACKING_TABLE)} "
+                       "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+
+
+def live_generation(cursor: Cursor, store: ViewStore, name: str) -> int | None:
+    cursor.execute(f"SELECT live FROM {store.table(GENERATIONS_TABLE)} WHERE name = ?", (name,))
+    row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+class View(TrackingRecorder):
+    """A read model in SQL: its tables in one generation, and its tracking.
+
+    Subclasses list ``TABLES`` (logical name -> column definitions) and
+    ``INDEXES``, and implement ``apply`` (the view change for a batch).
+    """
+
+    name: str = ""
+    TABLES: dict[str, str] = {}
+    INDEXES: tuple[tuple[str, str, str], ...] = ()  # (index name, table, columns)
+
+    def __init__(self, store: ViewStore, generation: int) -> None:
+        self.store = store
+        self.generation = generation
+
+    @property
+    def tracking_name(self) -> str:
+        return f"{self.name}@{self.generation}"
+
+    def table(self, logical: str) -> str:
+        return self.store.table(f"{logical}_g{self.generation}")
+
+    # -- schema ---------------------------------------------------------------
+
+    def create_tables(self, cursor: Cursor) -> None:
+        types = {"DOUBLE": self.store.dialect.double, "BLOB": self.store.dialect.blob}
+        for logical, columns in self.TABLES.items():
+            definition = columns.format(**types)
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table(logical)} ({definition})")
+        for index, logical, columns in self.INDEXES:
+            physical = f"{index}_g{self.generation}"
+            cursor.execute(f'CREATE INDEX IF NOT EXISTS "{physical}" ON {self.table(logical)} ({columns})')
+
+    def drop_tables(self, cursor: Cursor) -> None:
+        for logical in self.TABLES:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table(logical)}")
+        cursor.execute(f"DELETE FROM {self.store.table(TRACKING_TABLE)} WHERE name = ?", (self.tracking_name,))
+
+    # -- tracking (the library's TrackingRecorder interface) -----------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.store.transaction(write=True) as cursor:
+            self.track(cursor, tracking.notification_id)
+
+    def max_tracking_id(self, application_name: str | None = None) -> int | None:
+        with self.store.transaction(write=False) as cursor:
+            return self.position(cursor)
+
+    def position(self, cursor: Cursor) -> int | None:
+        cursor.execute(f"SELECT position FROM {self.store.table(TRACKING_TABLE)} WHERE name = ?",
+                       (self.tracking_name,))
+        row = cursor.fetchone()
+        return None if row is None else row[0]
+
+    def track(self, cursor: Cursor, position: int) -> None:
+        """Record progress in the caller's transaction; never backwards, never twice."""
+        cursor.execute(
+            f"INSERT INTO {self.store.table(TRACKING_TABLE)} AS t (name, position) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position WHERE t.position < excluded.position "
+            "RETURNING position",
+            (self.tracking_name, position),
+        )
+        if cursor.fetchone() is None:
+            raise IntegrityError(f"{self.tracking_name} is already at or past position {position}")
+
+    # -- the view change --------------------------------------------------------
+
+    @abstractmethod
+    def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        """Change the view for these events, in order, inside the caller's transaction."""
+
+
+class BatchProjection(Projection[View]):
+    """A projection of the ledger's events into one view, a batch per transaction."""
+
+    def process_batch(self, items: Sequence[Item]) -> int:
+        """Apply the items this view has not seen yet; returns how many were new."""
+        view = self.view
+        with view.store.transaction(write=True) as cursor:
+            done = view.position(cursor) or 0
+            fresh = [item for item in items if item.position > done]
+            if not fresh:
+                return 0
+            view.apply(cursor, [item for item in fresh if item.event is not None])
+            view.track(cursor, fresh[-1].position)
+        return len(fresh)
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+        """The library's one-event entry point: a batch of one."""
+        self.process_batch([Item(domain_event, tracking.notification_id)])

@@ -1,0 +1,54 @@
+"""Reading the ledger's events in store order, in batches, for projections and verification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+
+from domain.ledger import MentorshipLedger
+from domain.relationship import MentorshipRelationship
+from projections.base import Item
+
+RELATIONSHIP_EVENTS = (
+    MentorshipRelationship.RelationshipStarted,
+    MentorshipRelationship.FeedbackGiven,
+    MentorshipRelationship.FeedbackReceived,
+    MentorshipRelationship.ActionCompleted,
+    MentorshipRelationship.RelationshipPaused,
+    MentorshipRelationship.RelationshipResumed,
+    MentorshipRelationship.RelationshipEnded,
+)
+RELATIONSHIP_TOPICS = tuple(get_topic(cls) for cls in RELATIONSHIP_EVENTS)
+_TOPICS = frozenset(RELATIONSHIP_TOPICS)
+
+
+def read_batch(ledger: MentorshipLedger, after: int, limit: int) -> list[Item]:
+    """Every event after a position (up to ``limit``); only mentorship events are decoded."""
+    notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+    return [
+        Item(ledger.mapper.to_domain_event(n) if n.topic in _TOPICS else None, n.id)
+        for n in notifications
+    ]
+
+
+def relationship_events(ledger: MentorshipLedger, after: int = 0, batch: int = 1000) -> Iterator[Item]:
+    """Every relationship event after a position, decoded, in store order."""
+    while True:
+        notifications = ledger.recorder.select_notifications(
+            start=after, limit=batch, topics=RELATIONSHIP_TOPICS, inclusive_of_start=False
+        )
+        for notification in notifications:
+            yield Item(_decoded(ledger, notification), notification.id)
+        if len(notifications) < batch:
+            return
+        after = notifications[-1].id
+
+
+def _decoded(ledger: MentorshipLedger, notification: Notification) -> object | None:
+    """The event, or None when the stored bytes no longer decode (verification reports it)."""
+    try:
+        return ledger.mapper.to_domain_event(notification)
+    except Exception:  # noqa: BLE001 - any failure to decode means the record was altered
+        return None

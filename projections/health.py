@@ -1,0 +1,207 @@
+"""The relationship-health view: counters per relationship, scored at read time."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from projections import health_score as hs
+from projections.base import Item, View
+from projections.store import Cursor, Dialect
+
+HEALTH_COLUMNS = ("relationship_id", "program_id", "lifecycle", "started_epoch", "by_mentor", "by_mentee",
+                  "acknowledged", "median_hours", "actions_total", "actions_completed", "last_feedback_epoch")
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def from_epoch(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+class HealthView(View):
+    """Per relationship: feedback both ways, acknowledgements, actions, last feedback."""
+
+    name = "relationship_health"
+    TABLES = {
+        "health": (
+            "relationship_id TEXT PRIMARY KEY, program_id TEXT NOT NULL, lifecycle TEXT NOT NULL, "
+            "started_epoch {DOUBLE} NOT NULL, by_mentor INTEGER NOT NULL, by_mentee INTEGER NOT NULL, "
+            "acknowledged INTEGER NOT NULL, median_hours {DOUBLE}, actions_total INTEGER NOT NULL, "
+            "actions_completed INTEGER NOT NULL, last_feedback_epoch {DOUBLE}"
+        ),
+        "health_feedback": (
+            "feedback_id TEXT PRIMARY KEY, relationship_id TEXT NOT NULL, given_epoch {DOUBLE} NOT NULL, "
+            "ack_hours {DOUBLE}"
+        ),
+        "health_actions": (
+            "action_id TEXT PRIMARY KEY, relationship_id TEXT NOT NULL, due_on TEXT, completed INTEGER NOT NULL"
+        ),
+    }
+    INDEXES = (
+        ("health_by_program", "health", "program_id, relationship_id"),
+        ("health_feedback_by_relationship", "health_feedback", "relationship_id"),
+        ("health_actions_open", "health_actions", "relationship_id, completed, due_on"),
+    )
+
+    def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        for item in items:
+            handler = getattr(self, "_" + type(item.event).__name__, None)
+            if handler is not None:
+                handler(cursor, item.event, str(item.event.originator_id))
+
+    def _RelationshipStarted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        cursor.execute(
+            f"INSERT INTO {self.table('health')} ({', '.join(HEALTH_COLUMNS)}) "
+            "VALUES (?, ?, 'active', ?, 0, 0, 0, NULL, 0, 0, NULL)",
+            (rid, event.program_id, epoch(event.timestamp)))
+
+    def _FeedbackGiven(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        column = "by_mentor" if event.giver_role == "mentor" else "by_mentee"
+        cursor.execute(
+            f"UPDATE {self.table('health')} SET {column} = {column} + 1, actions_total = actions_total + ?, "
+            "last_feedback_epoch = ? WHERE relationship_id = ?",
+            (len(event.action_items), epoch(event.timestamp), rid))
+        cursor.execute(f"INSERT INTO {self.table('health_feedback')} VALUES (?, ?, ?, NULL)",
+                       (str(event.feedback_id), rid, epoch(event.timestamp)))
+        cursor.executemany(f"INSERT INTO {self.table('health_actions')} VALUES (?, ?, ?, 0)",
+                           [(str(i["action_id"]), rid, i.get("due_on")) for i in event.action_items])
+
+    def _FeedbackReceived(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        feedback = self.table("health_feedback")
+        cursor.execute(f"UPDATE {feedback} SET ack_hours = (? - given_epoch) / 3600.0 WHERE feedback_id = ?",
+                       (epoch(event.timestamp), str(event.feedback_id)))
+        cursor.execute(f"SELECT ack_hours FROM {feedback} WHERE relationship_id = ? AND ack_hours IS NOT NULL",
+                       (rid,))
+        hours = [row[0] for row in cursor.fetchall()]
+        median = round(statistics.median(hours), 2) if hours else None
+        cursor.execute(f"UPDATE {self.table('health')} SET acknowledged = acknowledged + 1, median_hours = ? "
+                       "WHERE relationship_id = ?", (median, rid))
+
+    def _ActionCompleted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        cursor.execute(f"UPDATE {self.table('health_actions')} SET completed = 1 WHERE action_id = ?",
+                       (str(event.action_id),))
+        cursor.execute(f"UPDATE {self.table('health')} SET actions_completed = actions_completed + 1 "
+                       "WHERE relationship_id = ?", (rid,))
+
+    def _lifecycle(self, cursor: Cursor, rid: str, lifecycle: str) -> None:
+        cursor.execute(f"UPDATE {self.table('health')} SET lifecycle = ? WHERE relationship_id = ?",
+                       (lifecycle, rid))
+
+    def _RelationshipPaused(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        self._lifecycle(cursor, rid, "paused")
+
+    def _RelationshipResumed(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        self._lifecycle(cursor, rid, "active")
+
+    def _RelationshipEnded(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
+        self._lifecycle(cursor, rid, "ended")
+
+    # -- queries ------------------------------------------------------------------
+
+    def figures(self, cursor: Cursor, relationship_ids: Sequence[str]) -> dict[str, hs.HealthFigures]:
+        """The figures of these relationships, as the pure scoring functions take them."""
+        if not relationship_ids:
+            return {}
+        marks = ", ".join("?" for _ in relationship_ids)
+        cursor.execute(f"SELECT {', '.join(HEALTH_COLUMNS)} FROM {self.table('health')} "
+                       f"WHERE relationship_id IN ({marks})", list(relationship_ids))
+        rows = {row[0]: dict(zip(HEALTH_COLUMNS, row)) for row in cursor.fetchall()}
+        cursor.execute(f"SELECT relationship_id, ack_hours FROM {self.table('health_feedback')} "
+                       f"WHERE relationship_id IN ({marks}) AND ack_hours IS NOT NULL", list(relationship_ids))
+        hours: dict[str, list[float]] = {}
+        for rid, value in cursor.fetchall():
+            hours.setdefault(rid, []).append(value)
+        cursor.execute(f"SELECT relationship_id, due_on FROM {self.table('health_actions')} "
+                       f"WHERE relationship_id IN ({marks}) AND completed = 0", list(relationship_ids))
+        due: dict[str, list[str | None]] = {}
+        for rid, due_on in cursor.fetchall():
+            due.setdefault(rid, []).append(due_on)
+        return {rid: _figures(row, hours.get(rid, []), due.get(rid, [])) for rid, row in rows.items()}
+
+    def worst_first(self, cursor: Cursor, now: datetime, *, program_id: str | None, status: str | None,
+                    after: tuple[int, str] | None, limit: int) -> list[tuple[str, int, str]]:
+        """(relationship_id, score, status) at ``now``, lowest score first, keyset-paged."""
+        sql, params = scored_sql(self.store.dialect, self.table("health"), self.table("health_actions"),
+                                 now, program_id)
+        conditions, extra = [], []
+        if status is not None:
+            conditions.append("status = ?")
+            extra.append(status)
+        if after is not None:
+            conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
+            extra += [after[0], after[0], after[1]]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        cursor.execute(f"SELECT relationship_id, score, status FROM ({sql}) AS ranked {where} "
+                       "ORDER BY score, relationship_id LIMIT ?", [*params, *extra, limit])
+        return [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
+
+
+def _figures(row: dict[str, Any], hours: list[float], due: list[str | None]) -> hs.HealthFigures:
+    return hs.HealthFigures(
+        relationship_id=row["relationship_id"], program_id=row["program_id"], lifecycle=row["lifecycle"],
+        started_at=from_epoch(row["started_epoch"]), by_mentor=row["by_mentor"], by_mentee=row["by_mentee"],
+        acknowledged=row["acknowledged"], acknowledgement_hours=tuple(hours),
+        actions_total=row["actions_total"], actions_completed=row["actions_completed"],
+        open_due_dates=tuple(due), last_feedback_at=from_epoch(row["last_feedback_epoch"]),
+    )
+
+
+def scored_sql(d: Dialect, health: str, actions: str, now: datetime,
+               program_id: str | None) -> tuple[str, list[Any]]:
+    """The scoring formula of health_score, in SQL, so lists can be ordered by it in the database.
+
+    Tests check that it agrees with the Python formula on a table of cases.
+    """
+
+    def floor(expr: str) -> str:
+        return f"CAST({expr} AS INTEGER)" if d.name == "sqlite" else f"FLOOR({expr})"
+
+    def clamp(expr: str, low: str = "0", high: str = "1") -> str:
+        return f"{d.greatest}({low}, {d.least}({high}, {expr}))"
+
+    larger = f"{d.greatest}(by_mentor, by_mentee)"
+    total = " + ".join([
+        f"{hs.WEIGHTS['balance']}.0 * CASE WHEN {larger} = 0 THEN 0 "
+        f"ELSE 1.0 * {d.least}(by_mentor, by_mentee) / {larger} END",
+        f"{hs.WEIGHTS['closure']}.0 * CASE WHEN by_mentor + by_mentee = 0 THEN 0 "
+        "ELSE 1.0 * acknowledged / (by_mentor + by_mentee) END",
+        f"{hs.WEIGHTS['follow_through']}.0 * CASE WHEN actions_total = 0 THEN 0.5 "
+        "ELSE 1.0 * actions_completed / actions_total END",
+        f"{hs.WEIGHTS['cadence']}.0 * " + clamp(
+            f"1 - (quiet - {hs.CADENCE_GRACE_DAYS}) / {float(hs.CADENCE_ZERO_DAYS - hs.CADENCE_GRACE_DAYS)}"),
+        f"{hs.WEIGHTS['responsiveness']}.0 * CASE WHEN median_hours IS NULL THEN 0 ELSE " + clamp(
+            f"1 - (median_hours - {hs.RESPONSE_GRACE_HOURS}) / "
+            f"{float(hs.RESPONSE_ZERO_HOURS - hs.RESPONSE_GRACE_HOURS)}") + " END",
+    ])
+    penalty = f"{d.least}({hs.OVERDUE_PENALTY_CAP}, {hs.OVERDUE_PENALTY} * late)"
+    bands = " ".join(f"WHEN score >= {low} THEN '{name}'" for low, name in hs.BANDS)
+    now_epoch = epoch(now)
+    program_clause = "WHERE h.program_id = ?" if program_id is not None else ""
+    sql = f"""
+        SELECT relationship_id, score,
+            CASE WHEN lifecycle IN ('ended', 'paused') THEN lifecycle
+                 WHEN given < {hs.TOO_EARLY_FEEDBACK} AND age < {hs.TOO_EARLY_DAYS} THEN 'too_early'
+                 WHEN quiet > {hs.DORMANT_DAYS} THEN 'dormant'
+                 {bands} ELSE 'at_risk' END AS status
+        FROM (
+            SELECT relationship_id, lifecycle, by_mentor + by_mentee AS given, quiet, age,
+                   {floor(clamp(f"({total}) - {penalty}", "0", "100") + " + 0.5")} AS score
+            FROM (
+                SELECT h.*,
+                    {floor(d.greatest + "(0, ? - COALESCE(h.last_feedback_epoch, h.started_epoch)) / " + str(hs.DAY))} AS quiet,
+                    {floor(d.greatest + "(0, ? - h.started_epoch) / " + str(hs.DAY))} AS age,
+                    (SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id
+                        AND a.completed = 0 AND a.due_on IS NOT NULL AND a.due_on < ?) AS late
+                FROM {health} h {program_clause}
+            ) AS base
+        ) AS scored"""
+    params: list[Any] = [now_epoch, now_epoch, now.astimezone(timezone.utc).date().isoformat()]
+    if program_id is not None:
+        params.append(program_id)
+    return sql, params
+

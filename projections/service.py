@@ -1,0 +1,203 @@
+"""The projections of a ledger: keeping views up to date, waiting for them, rebuilding them."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, OperationalError
+
+from domain.ledger import MentorshipLedger
+from projections.audit import AuditTrailView
+from projections.base import GENERATIONS_TABLE, BatchProjection, View, create_bookkeeping, live_generation
+from projections.feed import read_batch
+from projections.growth import SkillsGrowthView
+from projections.health import HealthView
+from projections.index import RelationshipIndexView
+from projections.store import ViewStore
+
+VIEW_CLASSES: dict[str, type[View]] = {
+    cls.name: cls for cls in (AuditTrailView, HealthView, SkillsGrowthView, RelationshipIndexView)
+}
+Progress = Callable[[str, int, int], None]
+
+
+class ProjectionsNotCaughtUpError(TimeoutError):
+    """A view did not reach the asked-for position in time."""
+
+
+class Projections:
+    """All views of one ledger, in the same database as its events."""
+
+    def __init__(self, ledger: MentorshipLedger, batch_size: int = 500) -> None:
+        self.ledger = ledger
+        self.store = ViewStore(ledger.factory)
+        self.batch_size = batch_size
+        self._views: dict[tuple[str, int], View] = {}
+        create_bookkeeping(self.store)
+        for name in VIEW_CLASSES:
+            self._ensure_live(name)
+
+    # -- views --------------------------------------------------------------------
+
+    def view(self, name: str) -> View:
+        """The live generation of a view (it changes only when a rebuild switches over)."""
+        with self.store.transaction(write=False) as cursor:
+            generation = live_generation(cursor, self.store, name)
+        return self._instance(name, generation or 1)
+
+    def views(self) -> list[View]:
+        return [self.view(name) for name in VIEW_CLASSES]
+
+    def _instance(self, name: str, generation: int) -> View:
+        key = (name, generation)
+        if key not in self._views:
+            self._views[key] = VIEW_CLASSES[name](self.store, generation)
+        return self._views[key]
+
+    def _ensure_live(self, name: str) -> None:
+        with self.store.transaction(write=True) as cursor:
+            self._serialise_schema_changes(cursor)
+            generation = live_generation(cursor, self.store, name)
+            if generation is None:
+                generation = 1
+                cursor.execute(f"INSERT INTO {self.store.table(GENERATIONS_TABLE)} (name, live) VALUES (?, ?)",
+                               (name, generation))
+            self._instance(name, generation).create_tables(cursor)
+
+    def _serialise_schema_changes(self, cursor: Any) -> None:
+        if self.store.postgres:
+            cursor.execute("SELECT pg_advisory_xact_lock(?)", (self.store.lock_key("projections schema"),))
+
+    # -- keeping up ---------------------------------------------------------------
+
+    def catch_up(self, views: list[View] | None = None, progress: Progress | None = None) -> int:
+        """Process every event the views have not seen, in batches; returns how many events were read."""
+        views = views if views is not None else self.views()
+        start = min((v.max_tracking_id() or 0) for v in views)
+        read = 0
+        while True:
+            items = read_batch(self.ledger, start, self.batch_size)
+            if not items:
+                return read
+            for view in views:
+                self._process(view, items)
+            read += len(items)
+            start = items[-1].position
+            if progress is not None:
+                progress(",".join(v.name for v in views), start, self.ledger.position())
+
+    @staticmethod
+    def _process(view: View, items: list) -> None:
+        for attempt in range(5):
+            try:
+                BatchProjection(view).process_batch(items)
+                return
+            except (IntegrityError, OperationalError):
+                # Another process tracked these events first (or held the lock): look again.
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def positions(self) -> dict[str, int]:
+        """How far each live view has got."""
+        return {view.name: view.max_tracking_id() or 0 for view in self.views()}
+
+    def wait_for(self, position: int, names: list[str] | None = None, timeout: float = 3.0) -> None:
+        """Block until the views have processed ``position``; ProjectionsNotCaughtUpError otherwise."""
+        deadline = time.monotonic() + timeout
+        wanted = names or list(VIEW_CLASSES)
+        delay = 0.01
+        while True:
+            positions = self.positions()
+            if all(positions[name] >= position for name in wanted):
+                return
+            if time.monotonic() >= deadline:
+                raise ProjectionsNotCaughtUpError(f"views have not reached position {position} yet")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def lag(self) -> dict[str, int]:
+        head = self.ledger.position()
+        return {name: head - position for name, position in self.positions().items()}
+
+    # -- rebuilding ---------------------------------------------------------------
+
+    def rebuild(self, name: str, progress: Progress | None = None) -> int:
+        """Replay every event into a fresh generation of a view, then switch queries over to it."""
+        with self.store.transaction(write=True) as cursor:
+            self._serialise_schema_changes(cursor)
+            old = live_generation(cursor, self.store, name) or 1
+            fresh = self._instance(name, old + 1)
+            fresh.drop_tables(cursor)
+            fresh.create_tables(cursor)
+        self.catch_up([fresh], progress)
+        while not self._switch(name, old, fresh):
+            self.catch_up([fresh], progress)
+        with self.store.transaction(write=True) as cursor:
+            self._instance(name, old).drop_tables(cursor)
+        return fresh.generation
+
+    def _switch(self, name: str, old: int, fresh: View) -> bool:
+        with self.store.transaction(write=True) as cursor:
+            if (fresh.position(cursor) or 0) < self.ledger.position():
+                return False
+            cursor.execute(f"UPDATE {self.store.table(GENERATIONS_TABLE)} SET live = ? WHERE name = ? AND live = ?",
+                           (fresh.generation, name, old))
+        return True
+
+    # -- running as a worker ------------------------------------------------------------
+
+    def run(self, stop: Callable[[], bool], poll_interval: float = 1.0, log: Callable[[str], None] = print) -> None:
+        """Keep every view up to date until ``stop()`` says so; wakes on NOTIFY on PostgreSQL."""
+        with self._exclusive(stop, poll_interval, log), self._wakeups() as wait:
+            while not stop():
+                try:
+                    read = self.catch_up()
+                except OperationalError as error:
+                    log(f"store unavailable ({error}); retrying")
+                    time.sleep(poll_interval)
+                    continue
+                if read:
+                    log(f"processed {read} events; positions {self.positions()}")
+                else:
+                    wait(poll_interval)
+
+    @contextlib.contextmanager
+    def _exclusive(self, stop: Callable[[], bool], poll_interval: float,
+                   log: Callable[[str], None]) -> Iterator[None]:
+        """On PostgreSQL, one active worker at a time (an advisory lock); others stand by."""
+        if not self.store.postgres:
+            yield
+            return
+        pool = self.store.datastore.pool
+        conn = pool.get()
+        try:
+            key = self.store.lock_key("projection worker")
+            announced = False
+            while not stop():
+                with conn.raw.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                    if cursor.fetchone()[0]:
+                        break
+                if not announced:
+                    log("another projection worker is active; standing by")
+                    announced = True
+                time.sleep(poll_interval)
+            yield
+        finally:
+            pool.put(conn, broken=True)
+
+    @contextlib.contextmanager
+    def _wakeups(self) -> Iterator[Callable[[float], None]]:
+        """A wait that ends early when new events are committed (PostgreSQL LISTEN), else a sleep."""
+        if not self.store.postgres:
+            yield time.sleep
+            return
+        listener = self.ledger.recorder.listener()
+        try:
+            yield listener.wait
+        finally:
+            listener.close()

@@ -1,0 +1,134 @@
+"""One way to run SQL against either store, so each view is written once.
+
+Views write portable SQL with ``?`` placeholders; the PostgreSQL store turns
+them into psycopg2's ``%s``. The few constructs that differ (greatest/least,
+floor, automatic types) are spelled through ``Dialect``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing import persistence as es
+
+from persistence.pg_datastore import PostgresDatastore, quote
+from persistence.postgres import PostgresFactory
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    greatest: str
+    least: str
+    floor: str
+    double: str
+    blob: str
+
+
+SQLITE = Dialect("sqlite", greatest="MAX", least="MIN", floor="CAST", double="REAL", blob="BLOB")
+POSTGRES = Dialect("postgresql", greatest="GREATEST", least="LEAST", floor="FLOOR", double="DOUBLE PRECISION",
+                   blob="BYTEA")
+
+
+class Cursor:
+    """A DB-API cursor that accepts ``?`` placeholders on both stores."""
+
+    def __init__(self, raw: Any, postgres: bool) -> None:
+        self.raw = raw
+        self.postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        if self.postgres:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        self.raw.execute(sql, tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self.postgres:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        self.raw.executemany(sql, [tuple(r) for r in rows])
+
+    def fetchone(self) -> tuple | None:
+        row = self.raw.fetchone()
+        return None if row is None else tuple(row)
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(row) for row in self.raw.fetchall()]
+
+    def __iter__(self) -> Iterator[tuple]:
+        while True:
+            rows = self.raw.fetchmany(1000)
+            if not rows:
+                return
+            for row in rows:
+                yield tuple(row)
+
+
+class ViewStore:
+    """Transactions on the ledger's own database, for the projections' tables."""
+
+    def __init__(self, factory: Any) -> None:
+        self.postgres = isinstance(factory, PostgresFactory)
+        self.dialect = POSTGRES if self.postgres else SQLITE
+        self.datastore = factory.datastore
+        self.schema = self.datastore.schema if self.postgres else ""
+
+    def table(self, name: str) -> str:
+        """A view table's name, quoted (and schema-qualified on PostgreSQL)."""
+        if self.postgres:
+            return self.datastore.qualified(name)
+        return quote(name)
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Cursor]:
+        """A transaction: on SQLite, writers take the write lock at BEGIN (no upgrade deadlocks)."""
+        if self.postgres:
+            with self._pg_transaction(write) as cursor:
+                yield cursor
+        else:
+            with self._sqlite_transaction(write) as cursor:
+                yield cursor
+
+    @contextlib.contextmanager
+    def _pg_transaction(self, write: bool) -> Iterator[Cursor]:
+        datastore: PostgresDatastore = self.datastore
+        with datastore.transaction(commit=write) as raw:
+            yield Cursor(raw, postgres=True)
+
+    @contextlib.contextmanager
+    def _sqlite_transaction(self, write: bool) -> Iterator[Cursor]:
+        with self.datastore.get_connection(commit=write) as conn:
+            raw = conn._sqlite_conn.cursor()  # noqa: SLF001 - the library exposes no public handle
+            try:
+                raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                yield Cursor(raw, postgres=False)
+                if write:
+                    conn._sqlite_conn.commit()  # noqa: SLF001
+                else:
+                    conn._sqlite_conn.rollback()  # noqa: SLF001
+            except sqlite3.OperationalError as error:
+                _rollback(conn)
+                raise es.OperationalError(str(error)) from error
+            except sqlite3.IntegrityError as error:
+                _rollback(conn)
+                raise es.IntegrityError(str(error)) from error
+            except BaseException:
+                _rollback(conn)
+                raise
+            finally:
+                raw.close()
+
+    def lock_key(self, name: str) -> int:
+        """A stable 63-bit number for a name, for PostgreSQL advisory locks."""
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def _rollback(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn._sqlite_conn.rollback()  # noqa: SLF001
+
