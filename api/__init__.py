@@ -9,12 +9,14 @@ from flask import Flask
 from flask_smorest import Api
 
 from api import auth, http
-from api.cli import tokens_cli
+from api.cli import projections_cli, tokens_cli
 from api.errors import register_error_handlers
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
 from persistence.config import store_env
 from persistence.stores import store_kind, token_store_for
+from projections.queries import LedgerQueries
+from projections.service import Projections
 
 API_SETTINGS = {
     "API_TITLE": "Mentorship Ledger",
@@ -48,19 +50,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ledger"] = ledger
     app.extensions["tokens"] = token_store_for(ledger)
     app.config["STORE_KIND"] = store_kind(ledger)
+    projections = Projections(ledger)
+    app.extensions["projections"] = projections
+    app.extensions["queries"] = LedgerQueries(ledger, projections)
+    if not app.config["PROJECTIONS_MODE"]:
+        app.config["PROJECTIONS_MODE"] = "inline" if app.config["STORE_KIND"] == "sqlite" else "worker"
 
     http.install(app)
     app.before_request(auth.authenticate)
     register_api(app)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(projections_cli)
     return app
 
 
 def register_api(app: Flask) -> None:
-    from api import feedback, operations, relationships
+    from api import audit, feedback, growth, health, operations, relationships
 
     api = LedgerApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(relationships.blp)
     api.register_blueprint(feedback.blp)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(growth.blp)
+    api.register_blueprint(audit.blp)
     app.register_blueprint(operations.blp)

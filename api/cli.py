@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from domain.principal import ROLES
 from persistence.tokens import UnknownTokenError
+from projections.service import VIEW_CLASSES
 
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke API bearer tokens.")
 
@@ -41,3 +46,45 @@ def list_tokens() -> None:
     for info in current_app.extensions["tokens"].list():
         state = f"revoked {info.revoked_at}" if info.revoked_at else "active"
         click.echo(f"{info.prefix}\t{info.role}\t{info.principal_id}\t{info.created_at}\t{state}")
+
+
+projections_cli = AppGroup("projections", help="Run, rebuild and inspect the projections (read models).")
+
+
+@projections_cli.command("run")
+@click.option("--poll-interval", default=1.0, show_default=True, help="Seconds between looks when idle.")
+def run(poll_interval: float) -> None:
+    """Keep every view up to date until stopped (SIGINT/SIGTERM); one active worker at a time."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    projections = current_app.extensions["projections"]
+    click.echo(f"projection worker started; positions {projections.positions()}", err=True)
+    projections.run(stopping.is_set, poll_interval, log=lambda line: click.echo(line, err=True))
+    click.echo("projection worker stopped", err=True)
+
+
+@projections_cli.command("rebuild")
+@click.argument("names", nargs=-1, type=click.Choice(sorted(VIEW_CLASSES)))
+def rebuild(names: tuple[str, ...]) -> None:
+    """Replay every event into fresh view tables, then switch over; queries keep working meanwhile."""
+    projections = current_app.extensions["projections"]
+    for name in names or sorted(VIEW_CLASSES):
+        started = time.monotonic()
+        generation = projections.rebuild(name, progress=_progress)
+        click.echo(f"{name}: generation {generation} live after {time.monotonic() - started:.1f}s", err=True)
+
+
+@projections_cli.command("status")
+def status() -> None:
+    """Each view's position and how far it lags behind the store."""
+    projections = current_app.extensions["projections"]
+    lag = projections.lag()
+    for name, position in projections.positions().items():
+        click.echo(f"{name}\tposition {position}\tlag {lag[name]}")
+
+
+def _progress(name: str, position: int, head: int) -> None:
+    click.echo(f"\r{name}: {position}/{head}", err=True, nl=False)
+    if position >= head:
+        click.echo("", err=True)

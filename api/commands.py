@@ -13,6 +13,7 @@ from flask import current_app, request
 from flask_smorest import abort
 
 from api.auth import current_principal
+from api.reads import keep_views_current
 from domain.ledger import CommandResult, MentorshipLedger
 from domain.principal import CommandContext
 
@@ -78,6 +79,7 @@ def expected_version() -> int | None:
 
 def answer(result: CommandResult, location: str | None = None) -> tuple[dict, dict[str, str]]:
     """The command's body with ETag, X-Position and, for a repeat, Idempotent-Replayed."""
+    keep_views_current()
     headers = {"ETag": f'"{result.version}"'}
     if result.position is not None:
         headers["X-Position"] = str(result.position)

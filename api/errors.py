@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from domain import errors
+from projections.service import ProjectionsNotCaughtUpError
 
 PROBLEM_BASE = "urn:mentorship-ledger:problem:"
 PROBLEM_JSON = "application/problem+json"
@@ -113,6 +114,11 @@ def handle_store_error(error: PersistenceError) -> Response:
     return problem(500, "The service failed to answer this request.")
 
 
+def handle_not_caught_up(error: ProjectionsNotCaughtUpError) -> Response:
+    return problem(503, "The views have not reached that position yet; try again shortly.",
+                   title="Views not caught up", slug="not-caught-up", headers={"Retry-After": "1"})
+
+
 def handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error answering a request")
     return problem(500, "The service failed to answer this request.")
@@ -122,4 +128,5 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(errors.LedgerError, handle_ledger_error)
     app.register_error_handler(PersistenceError, handle_store_error)
+    app.register_error_handler(ProjectionsNotCaughtUpError, handle_not_caught_up)
     app.register_error_handler(Exception, handle_unexpected)

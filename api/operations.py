@@ -20,9 +20,18 @@ def healthz() -> Any:
 
 @blp.get("/readyz")
 def readyz() -> Any:
-    """The store answers; reports the newest position in it."""
+    """The store answers; reports the newest position in it and how far each view lags behind."""
     try:
         position = current_app.extensions["ledger"].position()
+        views = current_app.extensions["projections"].positions()
     except PersistenceError:
         return problem(503, "The event store is not reachable.", headers={"Retry-After": "1"})
-    return {"status": "ready", "store": current_app.config["STORE_KIND"], "position": position}
+    return {
+        "status": "ready",
+        "store": current_app.config["STORE_KIND"],
+        "position": position,
+        "projections": {
+            "mode": current_app.config["PROJECTIONS_MODE"],
+            "views": {name: {"position": done, "lag": position - done} for name, done in views.items()},
+        },
+    }

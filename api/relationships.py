@@ -7,13 +7,18 @@ from uuid import UUID
 
 from flask import url_for
 from flask_smorest import abort
+
+from projections.index import IndexFilter
 from api.blueprint import Blueprint
 
 from api.auth import current_principal
 from api.commands import answer, command_context, ledger, may, visible
 from api.pagination import decode_cursor, encode_cursor
+from api.reads import fresh, queries
 from api.schemas import (
     EventPageSchema,
+    RelationshipListQuerySchema,
+    RelationshipPageSchema,
     EventsQuerySchema,
     LifecycleSchema,
     RelationshipSchema,
@@ -23,6 +28,27 @@ from api.schemas import (
 
 blp = Blueprint("relationships", __name__, url_prefix="/v1",
                 description="Mentorship relationships: start them, read them, replay their history.")
+
+
+@blp.route("/relationships", methods=["GET"])
+@blp.arguments(RelationshipListQuerySchema, location="query")
+@blp.response(200, RelationshipPageSchema)
+def list_relationships(query: dict[str, Any]) -> Any:
+    """Relationships by program, participant and status (participants: their own), oldest first."""
+    fresh(query, "relationship_index")
+    after = None
+    if "cursor" in query:
+        state = decode_cursor(query.pop("cursor"))
+        after = (state.get("started_at"), state.get("id"))
+        if not all(isinstance(part, str) for part in after):
+            abort(422, messages={"cursor": ["Not a cursor from this list."]})
+    limit = query.pop("limit")
+    items = queries().list_relationships(current_principal(), IndexFilter(**query), after, limit + 1)
+    following = None
+    if len(items) > limit:
+        items = items[:limit]
+        following = encode_cursor({"started_at": items[-1]["started_at"], "id": items[-1]["relationship_id"]})
+    return {"items": items, "next": following}
 
 
 @blp.route("/relationships", methods=["POST"])

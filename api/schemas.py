@@ -195,3 +195,149 @@ class EventSchema(Schema):
 class EventPageSchema(Schema):
     items = fields.List(fields.Nested(EventSchema))
     next = fields.String(allow_none=True)
+
+
+# -- projections ------------------------------------------------------------------
+
+HEALTH_STATUSES = ["thriving", "healthy", "needs_attention", "at_risk", "dormant", "paused", "ended", "too_early"]
+EVENT_TYPES = ["RelationshipStarted", "FeedbackGiven", "FeedbackReceived", "ActionCompleted",
+               "RelationshipPaused", "RelationshipResumed", "RelationshipEnded"]
+
+
+class FreshnessQuerySchema(StrictSchema):
+    min_position = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "Wait (a few seconds at most) until the view has processed this store position."})
+
+
+class RelationshipListQuerySchema(PageQuerySchema, FreshnessQuerySchema):
+    program_id = fields.String(validate=PARTICIPANT_ID)
+    participant_id = fields.String(validate=PARTICIPANT_ID)
+    status = fields.String(validate=validate.OneOf(["active", "paused", "ended"]))
+
+
+class RelationshipSummarySchema(Schema):
+    id = fields.String(attribute="relationship_id", metadata={"format": "uuid"})
+    program_id = fields.String()
+    mentor_id = fields.String()
+    mentee_id = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+    started_at = fields.String(metadata={"format": "date-time"})
+    updated_at = fields.String(metadata={"format": "date-time"})
+
+
+class RelationshipPageSchema(Schema):
+    items = fields.List(fields.Nested(RelationshipSummarySchema))
+    next = fields.String(allow_none=True)
+
+
+class HealthQuerySchema(ReplayQuerySchema, FreshnessQuerySchema):
+    pass
+
+
+class HealthListQuerySchema(PageQuerySchema, FreshnessQuerySchema):
+    program_id = fields.String(validate=PARTICIPANT_ID)
+    status = fields.String(validate=validate.OneOf(HEALTH_STATUSES))
+
+
+class FeedbackCountSchema(Schema):
+    by_mentor = fields.Integer()
+    by_mentee = fields.Integer()
+
+
+class ActionCountSchema(Schema):
+    total = fields.Integer()
+    completed = fields.Integer()
+    open = fields.Integer()
+    overdue = fields.Integer()
+
+
+class HealthSchema(Schema):
+    relationship_id = fields.String(metadata={"format": "uuid"})
+    program_id = fields.String()
+    status = fields.String(metadata={"enum": HEALTH_STATUSES})
+    score = fields.Integer()
+    feedback_given = fields.Nested(FeedbackCountSchema)
+    two_way_ratio = fields.Float()
+    acknowledged = fields.Integer()
+    acknowledgement_rate = fields.Float(allow_none=True)
+    median_acknowledgement_hours = fields.Float(allow_none=True)
+    actions = fields.Nested(ActionCountSchema)
+    last_feedback_at = UTCDateTime(allow_none=True)
+    days_since_last_feedback = fields.Integer(allow_none=True)
+    as_of = UTCDateTime()
+    as_of_position = fields.Integer(allow_none=True)
+
+
+class HealthPageSchema(Schema):
+    items = fields.List(fields.Nested(HealthSchema))
+    next = fields.String(allow_none=True)
+
+
+class SkillSchema(Schema):
+    skill = fields.String()
+    strength_mentions = fields.Integer()
+    improvement_mentions = fields.Integer()
+    general_mentions = fields.Integer()
+    actions_completed = fields.Integer()
+    first_mentioned_at = fields.String(metadata={"format": "date-time"})
+    last_mentioned_at = fields.String(metadata={"format": "date-time"})
+
+
+class GrowthSchema(Schema):
+    participant_id = fields.String()
+    skills = fields.List(fields.Nested(SkillSchema))
+
+
+class AuditQuerySchema(PageQuerySchema, FreshnessQuerySchema):
+    relationship_id = fields.UUID()
+    program_id = fields.String(validate=PARTICIPANT_ID)
+    actor = fields.String(validate=PARTICIPANT_ID)
+    type = fields.String(validate=validate.OneOf(EVENT_TYPES))
+    since = UTCDateTime()
+    until = UTCDateTime()
+
+
+class AuditEntrySchema(Schema):
+    position = fields.Integer()
+    relationship_id = fields.String(metadata={"format": "uuid"})
+    program_id = fields.String()
+    version = fields.Integer()
+    type = fields.String()
+    actor = fields.String()
+    actor_role = fields.String()
+    recorded_at = fields.String(metadata={"format": "date-time"})
+    summary = fields.String()
+    data_sha256 = fields.String()
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+    next = fields.String(allow_none=True)
+
+
+class VerifyQuerySchema(FreshnessQuerySchema):
+    head_position = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "With head_hash: a head kept earlier, which the chain must still pass through."})
+    head_hash = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+
+    @validates_schema
+    def both_or_neither(self, data: dict[str, Any], **_: Any) -> None:
+        if ("head_position" in data) != ("head_hash" in data):
+            raise ValidationError("Give head_position and head_hash together.", "head_hash")
+
+
+class VerifySchema(Schema):
+    ok = fields.Boolean()
+    entries_checked = fields.Integer()
+    first_mismatch = fields.Integer(allow_none=True)
+    problem = fields.String(allow_none=True)
+    as_of_position = fields.Integer()
+
+
+class HeadSchema(Schema):
+    position = fields.Integer()
+    hash = fields.String()
+    entries = fields.Integer()

@@ -10,6 +10,10 @@ ENVIRONMENT_SETTINGS = {
     "DATABASE_URL": ("", str),
     "MAX_BODY_BYTES": (64 * 1024, int),
     "SNAPSHOT_INTERVAL": (100, int),
+    # inline: the API process brings views up to date itself (default on SQLite);
+    # worker: `flask projections run` does (default on PostgreSQL).
+    "PROJECTIONS_MODE": ("", str),
+    "READ_YOUR_WRITES_TIMEOUT": (3.0, float),
 }
 
 

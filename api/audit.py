@@ -1,0 +1,114 @@
+"""The audit trail: entries in store order, exports, the chain head, and verification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request, stream_with_context
+from flask_smorest import abort
+
+from api.auth import current_principal
+from api.blueprint import Blueprint
+from api.pagination import decode_cursor, encode_cursor
+from api.reads import fresh, queries
+from api.schemas import (
+    AuditPageSchema,
+    AuditQuerySchema,
+    FreshnessQuerySchema,
+    HeadSchema,
+    VerifyQuerySchema,
+    VerifySchema,
+)
+from projections.audit import COLUMNS, AuditFilter
+from projections.canonical import stamp
+
+blp = Blueprint("audit", __name__, url_prefix="/v1",
+                description="A tamper-evident record of every event: who did what, when, chained by SHA-256.")
+
+NDJSON, CSV = "application/x-ndjson", "text/csv"
+
+
+@blp.route("/audit", methods=["GET"])
+@blp.arguments(AuditQuerySchema, location="query")
+@blp.response(200, AuditPageSchema)
+@blp.alt_response(200, description="The whole selection as NDJSON (Accept: application/x-ndjson) or CSV "
+                  "(Accept: text/csv).", content_type=NDJSON, success=True)
+def audit_trail(query: dict[str, Any]) -> Any:
+    """Audit entries in store order, filtered; participants name one of their relationships."""
+    fresh(query, "audit_trail")
+    after = _after(query.pop("cursor", None))
+    limit = query.pop("limit")
+    selection = _selection(query)
+    export = request.accept_mimetypes.best_match(["application/json", NDJSON, CSV], default="application/json")
+    if export in (NDJSON, CSV):
+        entries = queries().audit_stream(current_principal(), selection)
+        return Response(stream_with_context(_ndjson(entries) if export == NDJSON else _csv(entries)),
+                        mimetype=export)
+    items = queries().audit_page(current_principal(), selection, after, limit + 1)
+    following = encode_cursor({"after": items[limit - 1]["position"]}) if len(items) > limit else None
+    return {"items": items[:limit], "next": following}
+
+
+@blp.route("/audit/head", methods=["GET"])
+@blp.arguments(FreshnessQuerySchema, location="query")
+@blp.response(200, HeadSchema)
+def audit_head(query: dict[str, Any]) -> Any:
+    """The newest entry's position and hash (coordinators, auditors): keep it to prove nothing changed since."""
+    fresh(query, "audit_trail")
+    return queries().audit_head(current_principal())
+
+
+@blp.route("/audit/verify", methods=["GET"])
+@blp.arguments(VerifyQuerySchema, location="query")
+@blp.response(200, VerifySchema)
+def audit_verify(query: dict[str, Any]) -> Any:
+    """Recompute the chain from the stored events and compare it with the trail (coordinators, auditors)."""
+    fresh(query, "audit_trail")
+    anchor = (query["head_position"], query["head_hash"]) if "head_position" in query else None
+    return queries().verify_audit(current_principal(), anchor)
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    after = decode_cursor(cursor).get("after")
+    if not isinstance(after, int) or after < 0:
+        abort(422, messages={"cursor": ["Not a cursor from this list."]})
+    return after
+
+
+def _selection(query: dict[str, Any]) -> AuditFilter:
+    return AuditFilter(
+        relationship_id=str(query["relationship_id"]) if "relationship_id" in query else None,
+        program_id=query.get("program_id"), actor=query.get("actor"), type=query.get("type"),
+        since=stamp(query["since"]) if "since" in query else None,
+        until=stamp(query["until"]) if "until" in query else None,
+    )
+
+
+def _ndjson(entries: Iterator[dict[str, Any]]) -> Iterator[str]:
+    for entry in entries:
+        yield json.dumps(entry, separators=(",", ":")) + "\n"
+
+
+def _csv(entries: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        writer.writerow([_safe(entry[column]) for column in COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _safe(value: Any) -> Any:
+    """Cells that a spreadsheet would run as a formula are quoted with a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

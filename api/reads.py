@@ -1,0 +1,49 @@
+"""What every query endpoint shares: fresh-enough views (read-your-writes) and the read-side services."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+
+from projections.queries import LedgerQueries
+from projections.service import Projections
+
+log = logging.getLogger(__name__)
+
+
+def projections() -> Projections:
+    return current_app.extensions["projections"]
+
+
+def queries() -> LedgerQueries:
+    return current_app.extensions["queries"]
+
+
+def inline() -> bool:
+    return current_app.config["PROJECTIONS_MODE"] == "inline"
+
+
+def keep_views_current() -> None:
+    """Embedded mode: bring the views up to date after a command, so the next read sees it.
+
+    The command is already committed: a failure here is logged, never reported
+    as a failed command, and the next read catches up.
+    """
+    if not inline():
+        return
+    try:
+        projections().catch_up()
+    except Exception:  # noqa: BLE001 - the write succeeded; views catch up on the next read
+        log.warning("views could not catch up after a command", exc_info=True)
+
+
+def fresh(query: dict[str, Any], *names: str) -> None:
+    """Catch up (embedded) or wait for the worker (?min_position=) before answering from views."""
+    position = query.pop("min_position", None)
+    if inline():
+        projections().catch_up()
+    if position is not None:
+        projections().wait_for(position, list(names) or None,
+                               timeout=current_app.config["READ_YOUR_WRITES_TIMEOUT"])

@@ -1,0 +1,135 @@
+"""Questions answered from the views, with the permissions of each role.
+
+Participants see only what concerns them: their relationships, their own
+growth, the audit entries of their relationships. Auditors and coordinators
+see everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain import errors
+from domain.ledger import MentorshipLedger
+from domain.principal import Principal
+from projections import health_score as hs
+from projections.audit import AuditFilter
+from projections.audit_verify import verify_chain
+from projections.feed import relationship_events
+from projections.index import IndexFilter
+from projections.service import Projections
+
+
+class LedgerQueries:
+    """Read-side use cases over the projections of one ledger."""
+
+    def __init__(self, ledger: MentorshipLedger, projections: Projections) -> None:
+        self.ledger = ledger
+        self.projections = projections
+
+    # -- relationships -------------------------------------------------------------
+
+    def list_relationships(self, principal: Principal, selection: IndexFilter, after: tuple[str, str] | None,
+                           limit: int) -> list[dict[str, Any]]:
+        """Relationships by program, participant and status; a participant only sees their own."""
+        if principal.is_participant:
+            selection = IndexFilter(selection.program_id, selection.participant_id, selection.status, principal.id)
+        view = self.projections.view("relationship_index")
+        with view.store.transaction(write=False) as cursor:
+            return view.page(cursor, selection, after, limit)
+
+    # -- health ------------------------------------------------------------------------
+
+    def health(self, principal: Principal, relationship_id: UUID, *, version: int | None = None,
+               as_of: datetime | None = None) -> dict[str, Any]:
+        """A relationship's health now (from the view) or as it stood at a version or time (from its events)."""
+        current = self.ledger.get_relationship(principal, relationship_id)
+        if version is None and as_of is None:
+            view = self.projections.view("relationship_health")
+            with view.store.transaction(write=False) as cursor:
+                figures = view.figures(cursor, [str(relationship_id)]).get(str(relationship_id))
+                position = view.position(cursor)
+            if figures is None:
+                raise errors.RelationshipNotFoundError("No such relationship.")
+            return hs.assess(figures, self.ledger.clock(), position)
+        return self._health_then(relationship_id, current["version"], version, as_of)
+
+    def _health_then(self, relationship_id: UUID, current: int, version: int | None,
+                     as_of: datetime | None) -> dict[str, Any]:
+        events = list(self.ledger.events.get(relationship_id, lte=version))
+        if as_of is not None:
+            events = [e for e in events if e.timestamp <= as_of]
+        if not events or (version is not None and version > current):
+            raise errors.VersionNotFoundError("The relationship had no such version.")
+        moment = min(as_of, self.ledger.clock()) if as_of is not None else events[-1].timestamp
+        return hs.assess(hs.fold(events), moment)
+
+    def health_page(self, principal: Principal, *, program_id: str | None, status: str | None,
+                    after: tuple[int, str] | None, limit: int, now: datetime | None = None) -> tuple[list, datetime]:
+        """Health rows of many relationships, worst first, all scored at the same moment."""
+        self._require_overseer(principal)
+        now = now or self.ledger.clock()
+        view = self.projections.view("relationship_health")
+        with view.store.transaction(write=False) as cursor:
+            ranked = view.worst_first(cursor, now, program_id=program_id, status=status, after=after, limit=limit)
+            figures = view.figures(cursor, [rid for rid, _, _ in ranked])
+            position = view.position(cursor)
+        return [hs.assess(figures[rid], now, position) for rid, _, _ in ranked], now
+
+    # -- growth ------------------------------------------------------------------------
+
+    def growth(self, principal: Principal, participant_id: str) -> dict[str, Any]:
+        """Skills named in feedback to a participant; theirs to see, and overseers'."""
+        if principal.is_participant and principal.id != participant_id:
+            raise errors.NotFoundError("No such participant.")
+        view = self.projections.view("skills_growth")
+        with view.store.transaction(write=False) as cursor:
+            skills = view.skills_of(cursor, participant_id)
+        return {"participant_id": participant_id, "skills": skills}
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def audit_page(self, principal: Principal, selection: AuditFilter, after: int, limit: int) -> list[dict[str, Any]]:
+        """Audit entries in store order; a participant must name one of their relationships."""
+        self._check_audit_access(principal, selection)
+        view = self.projections.view("audit_trail")
+        with view.store.transaction(write=False) as cursor:
+            return view.page(cursor, selection, after, limit)
+
+    def audit_stream(self, principal: Principal, selection: AuditFilter) -> Iterator[dict[str, Any]]:
+        """The whole selection, entry by entry (for NDJSON and CSV exports)."""
+        self._check_audit_access(principal, selection)
+        return self.projections.view("audit_trail").stream(selection)
+
+    def audit_head(self, principal: Principal) -> dict[str, Any]:
+        """The newest entry's position and hash: keep it elsewhere to prove later that nothing before it changed."""
+        self._require_overseer(principal)
+        view = self.projections.view("audit_trail")
+        with view.store.transaction(write=False) as cursor:
+            return view.head(cursor)
+
+    def verify_audit(self, principal: Principal, anchor: tuple[int, str] | None = None) -> dict[str, Any]:
+        """Recompute the chain from the stored events and compare it with the trail, entry by entry."""
+        self._require_overseer(principal)
+        view = self.projections.view("audit_trail")
+        tracked = view.max_tracking_id() or 0
+        events = (item for item in relationship_events(self.ledger) if item.position <= tracked)
+        entries = (entry for entry in view.stream(AuditFilter()) if entry["position"] <= tracked)
+        return {**verify_chain(events, entries, anchor), "as_of_position": tracked}
+
+    # -- permissions -----------------------------------------------------------------
+
+    @staticmethod
+    def _require_overseer(principal: Principal) -> None:
+        if principal.is_participant:
+            raise errors.NotPermittedError("Only coordinators and auditors see this.")
+
+    def _check_audit_access(self, principal: Principal, selection: AuditFilter) -> None:
+        if not principal.is_participant:
+            return
+        if selection.relationship_id is None:
+            raise errors.NotPermittedError("Participants read the audit trail of one of their relationships.")
+        self.ledger.check_visible(principal, UUID(selection.relationship_id))
