@@ -44,7 +44,9 @@ class SkillsGrowthView(View):
                 self._completed(cursor, item.event)
 
     def _mentioned(self, cursor: Cursor, event: Any) -> None:
-        skills = {skill_key(s): " ".join(s.split()) for s in event.skills}
+        skills: dict[str, str] = {}
+        for named in event.skills:
+            skills.setdefault(skill_key(named), " ".join(named.split()))
         column = KIND_COLUMN[event.kind]
         at = stamp(event.timestamp)
         for key, skill in skills.items():

@@ -1,0 +1,129 @@
+"""Editing, deleting or reordering stored events behind the ledger's back is caught by verification."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from projections.audit import AuditFilter
+from projections.queries import LedgerQueries
+from projections.service import Projections
+from tests import pg
+from tests.support import AUDITOR, MENTEE, feedback, open_ledger, start
+
+EVENTS_TABLE = "mentorshipledger_events"
+
+
+class Tamperer:
+    """Direct SQL on the store, as someone with database access and bad intentions would do."""
+
+    def __init__(self, store, tmp_path):
+        self.store = store
+        self.path = store.database_url.removeprefix("sqlite:///") if store.kind == "sqlite" else None
+
+    def run(self, sqlite_sql: str, postgres_sql: str, params: tuple) -> None:
+        if self.path:
+            with sqlite3.connect(self.path) as conn:
+                conn.execute(sqlite_sql, params)
+        else:
+            pg.execute(self.store.schema, postgres_sql, params)
+
+    def state(self, position: int) -> bytes:
+        if self.path:
+            with sqlite3.connect(self.path) as conn:
+                return conn.execute("SELECT state FROM stored_events WHERE rowid = ?", (position,)).fetchone()[0]
+        return bytes(pg.execute(self.store.schema, f"SELECT state FROM {EVENTS_TABLE} WHERE notification_id = %s",
+                                (position,))[0][0])
+
+    def edit(self, position: int, old: bytes, new: bytes) -> None:
+        state = self.state(position).replace(old, new)
+        self.run("UPDATE stored_events SET state = ? WHERE rowid = ?",
+                 f"UPDATE {EVENTS_TABLE} SET state = %s WHERE notification_id = %s", (state, position))
+
+    def delete(self, position: int) -> None:
+        self.run("DELETE FROM stored_events WHERE rowid = ?",
+                 f"DELETE FROM {EVENTS_TABLE} WHERE notification_id = %s", (position,))
+
+    def swap(self, first: int, second: int) -> None:
+        parking = 1_000_000
+        for old, new in ((first, parking), (second, first), (parking, second)):
+            self.run("UPDATE stored_events SET rowid = ? WHERE rowid = ?",
+                     f"UPDATE {EVENTS_TABLE} SET notification_id = %s WHERE notification_id = %s", (new, old))
+
+
+@pytest.fixture
+def world(store, tmp_path):
+    ledger = open_ledger(store, str(tmp_path), SNAPSHOT_INTERVAL="0")
+    projections = Projections(ledger)
+    rid = start(ledger).relationship_id
+    for n in range(4):
+        feedback(ledger, rid, content=f"note number {n}", action_items=[])
+    ledger.end_relationship(MENTEE, rid, reason="finished")
+    projections.catch_up()
+    yield LedgerQueries(ledger, projections), Tamperer(store, tmp_path), projections
+    ledger.close()
+
+
+def test_an_untouched_store_verifies(world):
+    queries, _, _ = world
+    assert queries.verify_audit(AUDITOR) == {"ok": True, "entries_checked": 6, "first_mismatch": None,
+                                            "problem": None, "as_of_position": 6}
+
+
+def test_an_edited_event_is_reported_at_its_position(world):
+    queries, tamper, _ = world
+    tamper.edit(3, b"note number 1", b"note number X")
+    result = queries.verify_audit(AUDITOR)
+    assert (result["ok"], result["first_mismatch"], result["entries_checked"]) == (False, 3, 2)
+
+
+def test_an_event_edited_beyond_reading_is_reported(world):
+    queries, tamper, _ = world
+    tamper.edit(4, b"{", b"[")
+    assert queries.verify_audit(AUDITOR)["first_mismatch"] == 4
+
+
+def test_a_deleted_event_is_reported_at_its_position(world):
+    queries, tamper, _ = world
+    tamper.delete(2)
+    result = queries.verify_audit(AUDITOR)
+    assert (result["ok"], result["first_mismatch"]) == (False, 2)
+
+
+def test_reordered_events_are_reported_at_the_first_moved_position(world):
+    queries, tamper, _ = world
+    tamper.swap(3, 5)
+    result = queries.verify_audit(AUDITOR)
+    assert (result["ok"], result["first_mismatch"]) == (False, 3)
+
+
+def test_an_edited_trail_entry_is_reported(world):
+    queries, _, projections = world
+    view = projections.view("audit_trail")
+    with view.store.transaction(write=True) as cursor:
+        cursor.execute(f"UPDATE {view.table('audit_trail')} SET actor = 'someone-else' WHERE position = 4")
+    assert queries.verify_audit(AUDITOR)["first_mismatch"] == 4
+
+
+def test_a_kept_head_proves_nothing_before_it_changed(world):
+    queries, tamper, projections = world
+    head = queries.audit_head(AUDITOR)
+    ledger = queries.ledger
+    start(ledger)
+    projections.catch_up()
+    assert queries.verify_audit(AUDITOR, (head["position"], head["hash"]))["ok"] is True
+    # Rewrite history consistently: events and trail both rebuilt from the forged store.
+    tamper.edit(2, b"note number 0", b"note number Z")
+    projections.rebuild("audit_trail")
+    assert queries.verify_audit(AUDITOR)["ok"] is True
+    result = queries.verify_audit(AUDITOR, (head["position"], head["hash"]))
+    assert (result["ok"], result["first_mismatch"]) == (False, head["position"])
+
+
+def test_entries_are_filtered_in_store_order(world):
+    queries, _, _ = world
+    page = queries.audit_page(AUDITOR, AuditFilter(type="FeedbackGiven"), 0, 2)
+    assert [e["position"] for e in page] == [2, 3]
+    assert [e["position"] for e in queries.audit_page(AUDITOR, AuditFilter(type="FeedbackGiven"), 3, 10)] == [4, 5]
+    assert [e["position"] for e in queries.audit_page(AUDITOR, AuditFilter(actor="mentee-12"), 0, 10)] == [6]

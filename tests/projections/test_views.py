@@ -1,0 +1,210 @@
+"""Each view, given real events from the ledger, on a real SQLite file and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+import pytest
+
+from projections import health_score as hs
+from projections.audit import AuditFilter
+from projections.index import IndexFilter
+from projections.service import VIEW_CLASSES, Projections
+from tests.projections.history import random_history
+from tests.support import COORDINATOR, MENTEE, MENTOR, feedback, open_ledger, start
+
+
+@pytest.fixture
+def ledger(store, tmp_path):
+    ledger = open_ledger(store, str(tmp_path))
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def projections(ledger):
+    return Projections(ledger, batch_size=40)
+
+
+def dump(projections: Projections) -> dict[str, list[tuple]]:
+    """Every row of every live view table, sorted: equal dumps mean equal views."""
+    contents = {}
+    for view in projections.views():
+        with view.store.transaction(write=False) as cursor:
+            for logical in view.TABLES:
+                cursor.execute(f"SELECT * FROM {view.table(logical)}")
+                contents[logical] = sorted(cursor.fetchall(), key=repr)
+    return contents
+
+
+def read(view, method, *args):
+    with view.store.transaction(write=False) as cursor:
+        return getattr(view, method)(cursor, *args)
+
+
+def test_the_index_lists_and_filters_relationships(ledger, projections):
+    first = start(ledger, program_id="spring").relationship_id
+    second = start(ledger, program_id="autumn", mentor_id="mentor-8").relationship_id
+    ledger.pause_relationship(COORDINATOR, second)
+    projections.catch_up()
+    view = projections.view("relationship_index")
+    everything = read(view, "page", IndexFilter(), None, 10)
+    assert [r["relationship_id"] for r in everything] == [str(first), str(second)]
+    assert [r["status"] for r in everything] == ["active", "paused"]
+    assert [r["version"] for r in everything] == [1, 2]
+    assert [r["relationship_id"] for r in read(view, "page", IndexFilter(program_id="autumn"), None, 10)] == [str(second)]
+    assert [r["relationship_id"] for r in read(view, "page", IndexFilter(status="active"), None, 10)] == [str(first)]
+    assert len(read(view, "page", IndexFilter(participant_id="mentor-8"), None, 10)) == 1
+    assert len(read(view, "page", IndexFilter(visible_to="mentee-12"), None, 10)) == 2
+    assert read(view, "page", IndexFilter(), (everything[0]["started_at"], str(first)), 10)[0]["relationship_id"] == str(second)
+
+
+def test_growth_counts_mentions_by_kind_and_completed_actions_per_skill(ledger, projections):
+    rid = start(ledger).relationship_id
+    given = feedback(ledger, rid, kind="improvement", skills=["Presenting", " presenting "],
+                     action_items=[{"description": "rehearse", "due_on": None}])
+    feedback(ledger, rid, kind="strength", skills=["presenting", "listening"], action_items=[])
+    feedback(ledger, rid, by=MENTEE, kind="strength", skills=["coaching"], action_items=[])
+    ledger.complete_action(MENTEE, rid, UUID(given.body["action_items"][0]["action_id"]))
+    projections.catch_up()
+    skills = {s["skill"]: s for s in read(projections.view("skills_growth"), "skills_of", "mentee-12")}
+    assert set(skills) == {"Presenting", "listening"}
+    assert (skills["Presenting"]["improvement_mentions"], skills["Presenting"]["strength_mentions"],
+            skills["Presenting"]["actions_completed"]) == (1, 1, 1)
+    assert skills["Presenting"]["first_mentioned_at"] < skills["Presenting"]["last_mentioned_at"]
+    assert [s["skill"] for s in read(projections.view("skills_growth"), "skills_of", "mentor-7")] == ["coaching"]
+
+
+def test_the_audit_trail_has_one_chained_entry_per_event(ledger, projections):
+    rid = start(ledger).relationship_id
+    feedback(ledger, rid)
+    ledger.end_relationship(MENTOR, rid, reason="done")
+    projections.catch_up()
+    entries = read(projections.view("audit_trail"), "page", AuditFilter(), 0, 10)
+    assert [e["type"] for e in entries] == ["RelationshipStarted", "FeedbackGiven", "RelationshipEnded"]
+    assert entries[0]["prev_hash"] == "0" * 64
+    assert [e["prev_hash"] for e in entries[1:]] == [e["hash"] for e in entries[:-1]]
+    assert entries[2]["summary"] == "mentor-7 ended the relationship: done"
+    assert {e["program_id"] for e in entries} == {"spring-2026"}
+
+
+def test_health_in_the_view_equals_the_fold_over_events(ledger, projections):
+    rids = random_history(ledger, seed=7)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    stored = read(view, "figures", [str(r) for r in rids])
+    for rid in rids:
+        folded = hs.fold(list(ledger.events.get(rid)))
+        now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+        assert _comparable(hs.assess(stored[str(rid)], now)) == _comparable(hs.assess(folded, now))
+
+
+def _comparable(assessed: dict) -> dict:
+    return {k: v for k, v in assessed.items() if k not in ("as_of_position", "last_feedback_at")}
+
+
+@pytest.mark.parametrize("days_later", [0, 10, 40, 90])
+def test_ordering_in_sql_agrees_with_the_python_formula(ledger, projections, days_later):
+    rids = random_history(ledger, seed=11, relationships=10, commands=200)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    now = datetime(2026, 1, 6, tzinfo=timezone.utc) + timedelta(days=days_later)
+    with view.store.transaction(write=False) as cursor:
+        ranked = view.worst_first(cursor, now, program_id=None, status=None, after=None, limit=100)
+        figures = view.figures(cursor, [str(r) for r in rids])
+    python = {rid: (hs.assess(f, now)["score"], hs.assess(f, now)["status"]) for rid, f in figures.items()}
+    assert {rid: (score, status) for rid, score, status in ranked} == python
+    assert [score for _, score, _ in ranked] == sorted(score for score, _ in python.values())
+
+
+def test_health_pages_filter_by_status_and_program(ledger, projections):
+    random_history(ledger, seed=3, relationships=8, commands=120)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    now = datetime(2026, 2, 1, tzinfo=timezone.utc)
+    with view.store.transaction(write=False) as cursor:
+        everything = view.worst_first(cursor, now, program_id=None, status=None, after=None, limit=100)
+        first = view.worst_first(cursor, now, program_id=None, status=None, after=None, limit=3)
+        rest = view.worst_first(cursor, now, program_id=None, status=None, after=(first[-1][1], first[-1][0]), limit=100)
+        status = everything[0][2]
+        filtered = view.worst_first(cursor, now, program_id=None, status=status, after=None, limit=100)
+        spring = view.worst_first(cursor, now, program_id="spring", status=None, after=None, limit=100)
+    assert first + rest == everything
+    assert filtered == [row for row in everything if row[2] == status]
+    assert spring == [row for row in everything if row[0] in _programs(projections, "spring")]
+
+
+def test_a_rebuild_from_zero_equals_the_live_views(ledger, projections):
+    random_history(ledger, seed=21, relationships=8, commands=250)
+    projections.catch_up()
+    live = dump(projections)
+    for name in VIEW_CLASSES:
+        assert projections.rebuild(name) == 2
+    assert dump(projections) == live
+    assert projections.positions() == {name: ledger.position() for name in VIEW_CLASSES}
+
+
+def test_queries_keep_working_on_the_old_generation_until_the_switch(ledger, projections):
+    random_history(ledger, seed=5, relationships=3, commands=60)
+    projections.catch_up()
+    seen = []
+
+    def progress(name, position, head):
+        seen.append(len(read(projections.view("audit_trail"), "page", AuditFilter(), 0, 1000)))
+
+    projections.rebuild("audit_trail", progress)
+    assert seen and all(count == seen[0] for count in seen)
+    assert projections.view("audit_trail").generation == 2
+
+
+def test_a_batch_that_fails_half_way_leaves_no_trace(ledger, projections, monkeypatch):
+    random_history(ledger, seed=9, relationships=4, commands=120)
+    view = projections.view("relationship_health")
+    original = type(view).apply
+    calls = []
+
+    def crash_in_the_second_batch(self, cursor, items):
+        calls.append(1)
+        original(self, cursor, items[: len(items) // 2])
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        original(self, cursor, items[len(items) // 2:])
+
+    monkeypatch.setattr(type(view), "apply", crash_in_the_second_batch)
+    with pytest.raises(RuntimeError):
+        projections.catch_up()
+    monkeypatch.setattr(type(view), "apply", original)
+    projections.catch_up()
+    live = dump(projections)
+    projections.rebuild("relationship_health")
+    assert dump(projections) == live
+
+
+def test_concurrent_catch_ups_count_every_event_once(ledger, projections):
+    random_history(ledger, seed=13, relationships=6, commands=200)
+    others = [Projections(ledger, batch_size=7) for _ in range(3)]
+    threads = [threading.Thread(target=p.catch_up) for p in [projections, *others]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    live = dump(projections)
+    for name in VIEW_CLASSES:
+        projections.rebuild(name)
+    assert dump(projections) == live
+
+
+def test_ignored_events_are_tracked_too(ledger, projections):
+    from domain.principal import CommandContext
+
+    start(ledger, context=CommandContext(key="k", fingerprint="f"))
+    projections.catch_up()
+    assert ledger.position() == 2
+    assert set(projections.positions().values()) == {2}
+
+
+def _programs(projections: Projections, program_id: str) -> set[str]:
+    rows = read(projections.view("relationship_index"), "page", IndexFilter(program_id=program_id), None, 1000)
+    return {row["relationship_id"] for row in rows}
