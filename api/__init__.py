@@ -50,7 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ledger"] = ledger
     app.extensions["tokens"] = token_store_for(ledger)
     app.config["STORE_KIND"] = store_kind(ledger)
-    projections = Projections(ledger)
+    projections = Projections(ledger, batch_size=app.config["PROJECTIONS_BATCH_SIZE"])
     app.extensions["projections"] = projections
     app.extensions["queries"] = LedgerQueries(ledger, projections)
     if not app.config["PROJECTIONS_MODE"]:

@@ -14,6 +14,7 @@ ENVIRONMENT_SETTINGS = {
     # worker: `flask projections run` does (default on PostgreSQL).
     "PROJECTIONS_MODE": ("", str),
     "READ_YOUR_WRITES_TIMEOUT": (3.0, float),
+    "PROJECTIONS_BATCH_SIZE": (500, int),
 }
 
 

@@ -1,0 +1,169 @@
+"""The projection endpoints over HTTP, with each role's permissions, on both stores."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+
+import pytest
+
+from tests.api.conftest import build_service
+
+
+@pytest.fixture
+def busy(service):
+    """Two relationships with feedback both ways, a receipt and a completion."""
+    first = service.start()["id"]
+    second = service.start(program_id="autumn", mentor_id="mentor-99", mentee_id="mentee-5")["id"]
+    given = service.give(first, skills=["Presenting"])
+    service.give(first, who="mentee", kind="strength", skills=["coaching"], action_items=[])
+    service.post("mentee", f"/v1/relationships/{first}/feedback/{given['feedback_id']}/receipt", {"usefulness": 4})
+    service.post("mentee", f"/v1/relationships/{first}/actions/{given['action_items'][0]['action_id']}/completion")
+    service.post("coordinator", f"/v1/relationships/{second}/pause")
+    return service, first, second
+
+
+def fresh(service, path, who="coordinator"):
+    """Read through the worker-free path: ask the views to catch up first when they run in a worker."""
+    if service.app.config["PROJECTIONS_MODE"] == "worker":
+        service.app.extensions["projections"].catch_up()
+    return service.get(who, path)
+
+
+def test_coordinators_list_every_relationship(busy):
+    service, first, second = busy
+    body = fresh(service, "/v1/relationships").json
+    assert [(r["id"], r["status"], r["version"]) for r in body["items"]] == [(first, "active", 5), (second, "paused", 2)]
+    assert body["next"] is None
+
+
+def test_participants_list_only_their_own(busy):
+    service, first, _ = busy
+    assert [r["id"] for r in fresh(service, "/v1/relationships", "mentee").json["items"]] == [first]
+    assert fresh(service, "/v1/relationships?participant_id=mentee-5", "mentee").json["items"] == []
+
+
+def test_the_list_filters_and_pages(busy):
+    service, first, second = busy
+    assert [r["id"] for r in fresh(service, "/v1/relationships?program_id=autumn").json["items"]] == [second]
+    assert [r["id"] for r in fresh(service, "/v1/relationships?status=active").json["items"]] == [first]
+    page = fresh(service, "/v1/relationships?limit=1").json
+    assert [r["id"] for r in page["items"]] == [first]
+    assert [r["id"] for r in fresh(service, f"/v1/relationships?limit=1&cursor={page['next']}").json["items"]] == [second]
+    assert service.get("auditor", "/v1/relationships?status=asleep").status_code == 422
+
+
+def test_a_relationship_has_health_figures(busy):
+    service, first, _ = busy
+    body = fresh(service, f"/v1/relationships/{first}/health", "mentor").json
+    assert body["feedback_given"] == {"by_mentor": 1, "by_mentee": 1}
+    assert (body["two_way_ratio"], body["acknowledged"], body["acknowledgement_rate"]) == (1.0, 1, 0.5)
+    assert body["actions"] == {"total": 1, "completed": 1, "open": 0, "overdue": 0}
+    assert body["status"] in ("thriving", "healthy", "needs_attention", "at_risk", "too_early")
+    assert 0 <= body["score"] <= 100 and body["as_of_position"] >= 7
+
+
+def test_health_as_it_stood_at_a_version(busy):
+    service, first, _ = busy
+    then = service.get("auditor", f"/v1/relationships/{first}/health?version=2").json
+    assert then["feedback_given"] == {"by_mentor": 1, "by_mentee": 0} and then["acknowledged"] == 0
+    assert service.get("auditor", f"/v1/relationships/{first}/health?version=99").status_code == 404
+    assert service.get("auditor", f"/v1/relationships/{first}/health?as_of=2000-01-01T00:00:00Z").status_code == 404
+
+
+def test_health_is_hidden_from_outsiders(busy):
+    service, first, _ = busy
+    assert service.get("outsider", f"/v1/relationships/{first}/health").status_code == 404
+
+
+def test_the_health_list_is_worst_first_for_overseers_only(busy):
+    service, first, second = busy
+    body = fresh(service, "/v1/health").json
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores) and {i["relationship_id"] for i in body["items"]} == {first, second}
+    assert [i["status"] for i in fresh(service, "/v1/health?status=paused", "auditor").json["items"]] == ["paused"]
+    assert service.get("mentor", "/v1/health").status_code == 403
+    page = fresh(service, "/v1/health?limit=1").json
+    rest = fresh(service, f"/v1/health?limit=1&cursor={page['next']}").json
+    assert [i["relationship_id"] for i in page["items"] + rest["items"]] == [i["relationship_id"] for i in body["items"]]
+
+
+def test_growth_is_for_the_participant_and_overseers(busy):
+    service, _, _ = busy
+    skills = fresh(service, "/v1/participants/mentee-12/growth", "mentee").json["skills"]
+    assert [(s["skill"], s["improvement_mentions"], s["actions_completed"]) for s in skills] == [("Presenting", 1, 1)]
+    assert fresh(service, "/v1/participants/mentor-7/growth", "auditor").json["skills"][0]["skill"] == "coaching"
+    assert service.get("mentor", "/v1/participants/mentee-12/growth").status_code == 404
+    assert fresh(service, "/v1/participants/nobody/growth").json == {"participant_id": "nobody", "skills": []}
+
+
+def test_the_audit_trail_pages_in_store_order(busy):
+    service, first, _ = busy
+    page = fresh(service, "/v1/audit?limit=3", "auditor").json
+    rest = service.get("auditor", f"/v1/audit?cursor={page['next']}").json
+    positions = [e["position"] for e in page["items"] + rest["items"]]
+    assert positions == sorted(positions) and len(positions) == 7 and rest["next"] is None
+    assert {e["type"] for e in fresh(service, f"/v1/audit?relationship_id={first}&type=FeedbackGiven").json["items"]} == {
+        "FeedbackGiven"}
+
+
+def test_participants_read_the_audit_of_their_own_relationship_only(busy):
+    service, first, second = busy
+    assert service.get("mentor", "/v1/audit").status_code == 403
+    assert service.get("mentor", f"/v1/audit?relationship_id={second}").status_code == 404
+    assert len(fresh(service, f"/v1/audit?relationship_id={first}", "mentor").json["items"]) == 5
+
+
+def test_the_audit_trail_exports_as_ndjson_and_csv(busy):
+    service, _, _ = busy
+    fresh(service, "/v1/audit")
+    ndjson = service.client.get("/v1/audit", headers={**service.headers("auditor"), "Accept": "application/x-ndjson"})
+    lines = [json.loads(line) for line in ndjson.get_data(as_text=True).splitlines()]
+    assert ndjson.mimetype == "application/x-ndjson" and len(lines) == 7
+    exported = service.client.get("/v1/audit?type=FeedbackGiven", headers={**service.headers("auditor"),
+                                                                            "Accept": "text/csv"})
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert exported.mimetype == "text/csv" and [r["type"] for r in rows] == ["FeedbackGiven", "FeedbackGiven"]
+    assert rows[1]["prev_hash"] == lines[3]["prev_hash"] == lines[2]["hash"]
+
+
+def test_verify_and_head(busy):
+    service, _, _ = busy
+    head = fresh(service, "/v1/audit/head", "auditor").json
+    assert head["entries"] == 7 and len(head["hash"]) == 64
+    verified = service.get("auditor", f"/v1/audit/verify?head_position={head['position']}&head_hash={head['hash']}")
+    assert verified.json["ok"] is True and verified.json["entries_checked"] == 7
+    assert service.get("auditor", f"/v1/audit/verify?head_position={head['position']}").status_code == 422
+    assert service.get("mentor", "/v1/audit/verify").status_code == 403
+
+
+@pytest.mark.parametrize("query", ["type=Whatever", "since=yesterday", "relationship_id=42", "limit=0", "colour=red"])
+def test_bad_audit_queries_are_unprocessable(service, query):
+    assert service.get("auditor", f"/v1/audit?{query}").status_code == 422
+
+
+def test_read_your_writes_waits_for_the_worker_or_answers_503(store, tmp_path):
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="worker", READ_YOUR_WRITES_TIMEOUT=0.3)
+    created = service.post("coordinator", "/v1/relationships",
+                           {"program_id": "p", "mentor_id": "mentor-7", "mentee_id": "mentee-12"})
+    position = created.headers["X-Position"]
+    late = service.get("coordinator", f"/v1/relationships?min_position={position}")
+    assert late.status_code == 503 and late.headers["Retry-After"] == "1"
+    assert late.mimetype == "application/problem+json"
+
+    service.app.config["READ_YOUR_WRITES_TIMEOUT"] = 10
+    worker = threading.Timer(0.2, service.app.extensions["projections"].catch_up)
+    worker.start()
+    answered = service.get("coordinator", f"/v1/relationships?min_position={position}")
+    worker.join()
+    assert answered.status_code == 200 and answered.json["items"][0]["id"] == created.json["id"]
+    service.app.extensions["ledger"].close()
+
+
+def test_embedded_mode_reads_its_own_writes_at_once(sqlite_service):
+    created = sqlite_service.post("coordinator", "/v1/relationships",
+                                  {"program_id": "p", "mentor_id": "mentor-7", "mentee_id": "mentee-12"})
+    listed = sqlite_service.get("coordinator", f"/v1/relationships?min_position={created.headers['X-Position']}")
+    assert listed.json["items"][0]["id"] == created.json["id"]

@@ -1,0 +1,93 @@
+"""The service's processes, started exactly as docker-compose.yml starts them, outside Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def compose_command(service: str) -> list[str]:
+    """A service's command from docker-compose.yml, with its program taken from this environment."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = list(compose["services"][service]["command"])
+    return [str(BIN / command[0]), *command[1:]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A process in its own process group, so that stopping it stops all of it (gunicorn's workers too)."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.command, self.env, self.log = command, env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, start_new_session=True,
+                                            stdout=log, stderr=log)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(30)
+            self.process = None
+
+
+class Server(Process):
+    """The API under gunicorn, as the compose ``api`` service runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        super().__init__(compose_command("api"), {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                                                  "GUNICORN_WORKERS": "2"}, log)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        super().start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("the server did not become ready:\n" + self.log.read_text()[-3000:])
+
+
+def worker(env: dict[str, str], log: Path) -> Process:
+    """The projection worker, as the compose ``projector`` service runs it."""
+    return Process([*compose_command("projector"), "--poll-interval", "0.2"], env, log)
+
+
+def issue_token(env: dict[str, str], role: str, principal: str) -> str:
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "tokens", "issue", "--role", role, "--principal", principal],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    return result.stdout.strip()
+
+
+def service_env(store) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
+    env.update({"DATABASE_URL": store.database_url, **store.extra_env})
+    return env
