@@ -11,5 +11,8 @@ graceful_timeout = 20
 accesslog = "-"
 # The default access log format includes no request headers, so no bearer token is ever logged.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
-limit_request_field_size = 8190
+# Generous enough that the application answers oversized headers itself (431, problem+json,
+# MAX_HEADER_BYTES); beyond these, gunicorn refuses the request before it reaches the application.
+limit_request_line = 8190
+limit_request_field_size = 32768
 limit_request_fields = 100

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 import os
 from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
 from api import auth, http
 from api.cli import projections_cli, tokens_cli
-from api.errors import register_error_handlers
+from api.errors import PROBLEM_JSON, register_error_handlers
+from api.schemas import ProblemSchema
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
 from persistence.config import store_env
@@ -28,10 +31,24 @@ API_SETTINGS = {
 
 
 class LedgerApi(Api):
-    """flask-smorest's Api, with our problem+json handlers instead of its error payloads."""
+    """flask-smorest's Api, with problem+json errors: handled by ours, documented as such."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         register_error_handlers(self._app)
+
+    def _register_responses(self) -> None:
+        """Every error response is documented as application/problem+json."""
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "An error, as RFC 9457 problem details", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -74,4 +91,4 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(health.blp)
     api.register_blueprint(growth.blp)
     api.register_blueprint(audit.blp)
-    app.register_blueprint(operations.blp)
+    api.register_blueprint(operations.blp)

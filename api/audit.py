@@ -16,6 +16,7 @@ from api.blueprint import Blueprint
 from api.pagination import decode_cursor, encode_cursor
 from api.reads import fresh, queries
 from api.schemas import (
+    MAX_NUMBER,
     AuditPageSchema,
     AuditQuerySchema,
     FreshnessQuerySchema,
@@ -76,7 +77,7 @@ def _after(cursor: str | None) -> int:
     if cursor is None:
         return 0
     after = decode_cursor(cursor).get("after")
-    if not isinstance(after, int) or after < 0:
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_NUMBER:
         abort(422, messages={"cursor": ["Not a cursor from this list."]})
     return after
 

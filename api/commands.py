@@ -54,8 +54,8 @@ def visible(view: Callable) -> Callable:
 def command_context() -> CommandContext:
     """Idempotency-Key, a fingerprint of what was asked, and If-Match, from the request."""
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        abort(422, messages={"Idempotency-Key": [f"Give 1 to {MAX_KEY_LENGTH} characters."]})
+    if key is not None and not (1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+        abort(422, messages={"Idempotency-Key": [f"Give 1 to {MAX_KEY_LENGTH} printable characters."]})
     return CommandContext(key=key, fingerprint=fingerprint(), expected_version=expected_version())
 
 

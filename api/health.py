@@ -11,7 +11,7 @@ from flask_smorest import abort
 from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.commands import visible
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import decode_cursor, encode_cursor, is_uuid
 from api.reads import fresh, queries
 from api.schemas import HealthListQuerySchema, HealthPageSchema, HealthQuerySchema, HealthSchema
 
@@ -39,9 +39,11 @@ def health_list(query: dict[str, Any]) -> Any:
     if "cursor" in query:
         state = decode_cursor(query.pop("cursor"))
         try:
-            after = (int(state["score"]), str(state["id"]))
+            after = (int(state["score"]), state["id"])
             now = datetime.fromtimestamp(float(state["as_of"]), timezone.utc)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError, OSError):
+            after = None
+        if after is None or not is_uuid(after[1]) or not 0 <= after[0] <= 100:
             abort(422, messages={"cursor": ["Not a cursor from this list."]})
     limit = query.pop("limit")
     items, now = queries().health_page(current_principal(), program_id=query.get("program_id"),

@@ -43,6 +43,15 @@ class LedgerJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+def check_headers() -> Response | None:
+    """Refuse requests whose headers together exceed the limit (431)."""
+    limit = current_app.config["MAX_HEADER_BYTES"]
+    size = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+    if size > limit:
+        return problem(431, f"The request headers are larger than the limit of {limit} bytes.")
+    return None
+
+
 def check_body() -> Response | None:
     """Refuse an unreadable (400), oversized (413) or non-JSON (415) body before anything else."""
     if request.method not in BODY_METHODS:
@@ -72,5 +81,6 @@ def add_security_headers(response: Response) -> Response:
 
 def install(app: Flask) -> None:
     app.json = LedgerJSONProvider(app)
+    app.before_request(check_headers)
     app.before_request(check_body)
     app.after_request(add_security_headers)

@@ -5,20 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from flask import Blueprint, current_app
+from flask import current_app
 
+from api.blueprint import Blueprint
 from api.errors import problem
+from api.schemas import LivenessSchema, ReadinessSchema
 
-blp = Blueprint("operations", __name__)
+blp = Blueprint("operations", __name__, description="Liveness and readiness, without authentication.")
 
 
-@blp.get("/healthz")
+@blp.route("/healthz", methods=["GET"])
+@blp.doc(security=[])
+@blp.response(200, LivenessSchema)
 def healthz() -> Any:
     """The process is up."""
     return {"status": "ok"}
 
 
-@blp.get("/readyz")
+@blp.route("/readyz", methods=["GET"])
+@blp.doc(security=[])
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def readyz() -> Any:
     """The store answers; reports the newest position in it and how far each view lags behind."""
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
+from uuid import UUID
 
 from flask_smorest import abort
 
@@ -24,3 +26,16 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(state, dict):
         abort(422, messages={"cursor": ["Not a cursor from this list."]})
     return state
+
+
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+def is_uuid(value: Any) -> bool:
+    """True for a UUID in its canonical text form, the only ids a cursor of ours carries."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(UUID(value)) == value
+    except ValueError:
+        return False

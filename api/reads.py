@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import current_app
+from flask_smorest import abort
 
 from projections.queries import LedgerQueries
 from projections.service import Projections
@@ -42,6 +43,9 @@ def keep_views_current() -> None:
 def fresh(query: dict[str, Any], *names: str) -> None:
     """Catch up (embedded) or wait for the worker (?min_position=) before answering from views."""
     position = query.pop("min_position", None)
+    if position is not None and position > projections().ledger.position():
+        abort(422, messages={"min_position": ["No write has reached this position; "
+                                              "use the X-Position of a write."]})
     if inline():
         projections().catch_up()
     if position is not None:

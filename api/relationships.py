@@ -13,9 +13,10 @@ from api.blueprint import Blueprint
 
 from api.auth import current_principal
 from api.commands import answer, command_context, ledger, may, visible
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import STAMP, decode_cursor, encode_cursor, is_uuid
 from api.reads import fresh, queries
 from api.schemas import (
+    MAX_NUMBER,
     EventPageSchema,
     RelationshipListQuerySchema,
     RelationshipPageSchema,
@@ -40,7 +41,7 @@ def list_relationships(query: dict[str, Any]) -> Any:
     if "cursor" in query:
         state = decode_cursor(query.pop("cursor"))
         after = (state.get("started_at"), state.get("id"))
-        if not all(isinstance(part, str) for part in after):
+        if not (isinstance(after[0], str) and STAMP.match(after[0]) and is_uuid(after[1])):
             abort(422, messages={"cursor": ["Not a cursor from this list."]})
     limit = query.pop("limit")
     items = queries().list_relationships(current_principal(), IndexFilter(**query), after, limit + 1)
@@ -83,7 +84,7 @@ def list_events(query: dict[str, Any], relationship_id: UUID) -> Any:
     after = query["after"]
     if "cursor" in query:
         after = decode_cursor(query["cursor"]).get("after")
-        if not isinstance(after, int) or after < 0:
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_NUMBER:
             abort(422, messages={"cursor": ["Not a cursor from this list."]})
     items, more = ledger().list_events(current_principal(), relationship_id, after=after, limit=query["limit"])
     following = encode_cursor({"after": items[-1]["version"]}) if more else None

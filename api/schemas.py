@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -9,7 +10,32 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.http import rfc3339
 
-PARTICIPANT_ID = validate.Length(min=1, max=128)
+MAX_NUMBER = 2**62  # positions and versions are 64-bit in the store
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> None:
+    """Names and ids are single-line, printable text."""
+    if CONTROL.search(value):
+        raise ValidationError("Control characters are not allowed here.")
+
+
+def no_control_characters_in_text(value: str) -> None:
+    """Free text may hold tabs and line breaks, but no other control characters (NUL above all)."""
+    if CONTROL_IN_TEXT.search(value):
+        raise ValidationError("Control characters other than tab and line breaks are not allowed.")
+
+
+def name(max_length: int) -> list:
+    return [validate.Length(min=1, max=max_length), no_control_characters]
+
+
+def text(max_length: int, min_length: int = 0) -> list:
+    return [validate.Length(min=min_length, max=max_length), no_control_characters_in_text]
+
+
+PARTICIPANT_ID = name(128)
 
 
 class UTCDateTime(fields.DateTime):
@@ -37,6 +63,17 @@ class StrictSchema(Schema):
         unknown = "raise"
 
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(metadata={"format": "uri"})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "For validation problems: the messages of each field."})
+
+
 # -- requests -------------------------------------------------------------------
 
 
@@ -44,7 +81,7 @@ class StartRelationshipSchema(StrictSchema):
     program_id = fields.String(required=True, validate=PARTICIPANT_ID)
     mentor_id = fields.String(required=True, validate=PARTICIPANT_ID)
     mentee_id = fields.String(required=True, validate=PARTICIPANT_ID)
-    goals = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+    goals = fields.List(fields.String(validate=name(200)),
                         load_default=list, validate=validate.Length(max=10))
 
     @validates_schema
@@ -54,35 +91,35 @@ class StartRelationshipSchema(StrictSchema):
 
 
 class ActionItemSchema(StrictSchema):
-    description = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.String(required=True, validate=text(500, 1))
     due_on = fields.Date(load_default=None, allow_none=True)
 
 
 class GiveFeedbackSchema(StrictSchema):
-    content = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    content = fields.String(required=True, validate=text(5000, 1))
     kind = fields.String(required=True, validate=validate.OneOf(["strength", "improvement", "general"]))
-    skills = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+    skills = fields.List(fields.String(validate=name(64)),
                          load_default=list, validate=validate.Length(max=20))
     action_items = fields.List(fields.Nested(ActionItemSchema), load_default=list,
                                validate=validate.Length(max=10))
 
 
 class ReceiptSchema(StrictSchema):
-    reflection = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    reflection = fields.String(load_default=None, allow_none=True, validate=text(5000))
     usefulness = fields.Integer(load_default=None, allow_none=True, strict=True,
                                 validate=validate.Range(min=1, max=5))
 
 
 class CompletionSchema(StrictSchema):
-    outcome = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    outcome = fields.String(load_default=None, allow_none=True, validate=text(5000))
 
 
 class LifecycleSchema(StrictSchema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    reason = fields.String(load_default=None, allow_none=True, validate=text(1000))
 
 
 class ReplayQuerySchema(StrictSchema):
-    version = fields.Integer(validate=validate.Range(min=1),
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_NUMBER),
                              metadata={"description": "The state right after this event."})
     as_of = UTCDateTime(metadata={"description": "The state as it stood at this time."})
 
@@ -93,12 +130,12 @@ class ReplayQuerySchema(StrictSchema):
 
 
 class PageQuerySchema(StrictSchema):
-    cursor = fields.String(validate=validate.Length(min=1, max=500))
+    cursor = fields.String(validate=name(500))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 class EventsQuerySchema(PageQuerySchema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_NUMBER))
 
 
 # -- responses ------------------------------------------------------------------
@@ -205,7 +242,7 @@ EVENT_TYPES = ["RelationshipStarted", "FeedbackGiven", "FeedbackReceived", "Acti
 
 
 class FreshnessQuerySchema(StrictSchema):
-    min_position = fields.Integer(validate=validate.Range(min=0), metadata={
+    min_position = fields.Integer(validate=validate.Range(min=0, max=MAX_NUMBER), metadata={
         "description": "Wait (a few seconds at most) until the view has processed this store position."})
 
 
@@ -319,7 +356,7 @@ class AuditPageSchema(Schema):
 
 
 class VerifyQuerySchema(FreshnessQuerySchema):
-    head_position = fields.Integer(validate=validate.Range(min=1), metadata={
+    head_position = fields.Integer(validate=validate.Range(min=1, max=MAX_NUMBER), metadata={
         "description": "With head_hash: a head kept earlier, which the chain must still pass through."})
     head_hash = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 
@@ -341,3 +378,24 @@ class HeadSchema(Schema):
     position = fields.Integer()
     hash = fields.String()
     entries = fields.Integer()
+
+
+class LivenessSchema(Schema):
+    status = fields.String()
+
+
+class ViewPositionSchema(Schema):
+    position = fields.Integer()
+    lag = fields.Integer()
+
+
+class ProjectionStateSchema(Schema):
+    mode = fields.String(metadata={"enum": ["inline", "worker"]})
+    views = fields.Dict(keys=fields.String(), values=fields.Nested(ViewPositionSchema))
+
+
+class ReadinessSchema(Schema):
+    status = fields.String()
+    store = fields.String(metadata={"enum": ["sqlite", "postgresql"]})
+    position = fields.Integer()
+    projections = fields.Nested(ProjectionStateSchema)

@@ -9,6 +9,7 @@ ENVIRONMENT_SETTINGS = {
     # name: (default, parser)
     "DATABASE_URL": ("", str),
     "MAX_BODY_BYTES": (64 * 1024, int),
+    "MAX_HEADER_BYTES": (16 * 1024, int),
     "SNAPSHOT_INTERVAL": (100, int),
     # inline: the API process brings views up to date itself (default on SQLite);
     # worker: `flask projections run` does (default on PostgreSQL).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,11 +39,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+TOKEN_SHAPE = re.compile(rf"^{TOKEN_MARK}_([0-9a-f]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{20,100}})$")
+PREFIX_SHAPE = re.compile(rf"^[0-9a-f]{{{PREFIX_LENGTH}}}$")
+
+
 def _split(token: str) -> tuple[str, str] | None:
-    parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_MARK or len(parts[1]) != PREFIX_LENGTH:
-        return None
-    return parts[1], parts[2]
+    """(prefix, secret) of a well-formed token; anything else never reaches the database."""
+    match = TOKEN_SHAPE.match(token)
+    return (match.group(1), match.group(2)) if match else None
 
 
 class TokenStore:
@@ -103,6 +107,8 @@ class TokenStore:
         """Revoke a token, named by itself or by its prefix; effective on the next request."""
         parts = _split(token_or_prefix)
         prefix = parts[0] if parts else token_or_prefix
+        if not PREFIX_SHAPE.match(prefix):
+            raise UnknownTokenError("give a token or its 8-character prefix")
         now = datetime.now(timezone.utc).isoformat()
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(

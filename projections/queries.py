@@ -83,7 +83,7 @@ class LedgerQueries:
 
     def growth(self, principal: Principal, participant_id: str) -> dict[str, Any]:
         """Skills named in feedback to a participant; theirs to see, and overseers'."""
-        if principal.is_participant and principal.id != participant_id:
+        if (principal.is_participant and principal.id != participant_id) or not _printable(participant_id):
             raise errors.NotFoundError("No such participant.")
         view = self.projections.view("skills_growth")
         with view.store.transaction(write=False) as cursor:
@@ -133,3 +133,7 @@ class LedgerQueries:
         if selection.relationship_id is None:
             raise errors.NotPermittedError("Participants read the audit trail of one of their relationships.")
         self.ledger.check_visible(principal, UUID(selection.relationship_id))
+
+
+def _printable(participant_id: str) -> bool:
+    return 1 <= len(participant_id) <= 128 and all(ch >= " " and ch != "\x7f" for ch in participant_id)
