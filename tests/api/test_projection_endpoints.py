@@ -167,3 +167,9 @@ def test_embedded_mode_reads_its_own_writes_at_once(sqlite_service):
                                   {"program_id": "p", "mentor_id": "mentor-7", "mentee_id": "mentee-12"})
     listed = sqlite_service.get("coordinator", f"/v1/relationships?min_position={created.headers['X-Position']}")
     assert listed.json["items"][0]["id"] == created.json["id"]
+
+
+def test_a_position_no_write_has_reached_is_unprocessable(sqlite_service):
+    """Found by fuzzing: such a position used to wait its full timeout, then answer 503."""
+    response = sqlite_service.get("coordinator", "/v1/relationships?min_position=32106")
+    assert response.status_code == 422 and "min_position" in response.json["errors"]
