@@ -29,8 +29,8 @@ def healthz() -> Any:
 def readyz() -> Any:
     """The store answers; reports the newest position in it and how far each view lags behind."""
     try:
+        views = current_app.extensions["projections"].positions()  # no retries: fails fast when the store is down
         position = current_app.extensions["ledger"].position()
-        views = current_app.extensions["projections"].positions()
     except PersistenceError:
         return problem(503, "The event store is not reachable.", headers={"Retry-After": "1"})
     return {

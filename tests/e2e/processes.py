@@ -68,8 +68,9 @@ class Server(Process):
             try:
                 if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
         self.stop()
         raise AssertionError("the server did not become ready:\n" + self.log.read_text()[-3000:])
 
