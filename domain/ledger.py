@@ -243,7 +243,8 @@ class MentorshipLedger(Application[UUID]):
             if not principal.is_coordinator:
                 raise errors.NotPermittedError("Only a coordinator starts a relationship.")
             return
-        assert relationship_id is not None
+        if relationship_id is None:
+            raise errors.RelationshipNotFoundError("No such relationship.")
         relationship = self._load_visible(principal, relationship_id)
         actor = self._actor(principal, relationship, command)
         if command == "receive_feedback" and subject_id is not None:
@@ -275,7 +276,8 @@ class MentorshipLedger(Application[UUID]):
         for attempt in range(self.max_attempts):
             if attempt:
                 relationship = self._load(relationship_id)
-                time.sleep(random.uniform(0, 0.002 * attempt))
+                # Jitter between retries; nothing here needs unpredictability.
+                time.sleep(random.uniform(0, 0.002 * attempt))  # nosec B311
             result = self._attempt(principal, relationship, context, command, decide)
             if result is not None:
                 return result

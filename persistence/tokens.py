@@ -16,7 +16,8 @@ from typing import Any
 
 from domain.principal import ROLES, Principal
 
-TOKEN_MARK = "mlt"
+# The public mark every token starts with; not a secret.
+TOKEN_MARK = "mlt"  # nosec B105
 PREFIX_LENGTH = 8
 
 

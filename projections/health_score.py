@@ -76,7 +76,8 @@ def evolve(figures: HealthFigures | None, event: Any) -> HealthFigures:
     kind = type(event).__name__
     if kind == "RelationshipStarted":
         return HealthFigures(str(event.originator_id), event.program_id, "active", event.timestamp)
-    assert figures is not None
+    if figures is None:
+        raise ValueError(f"{kind} before RelationshipStarted")
     if kind == "FeedbackGiven":
         return _given(figures, event)
     if kind == "FeedbackReceived":
