@@ -111,8 +111,8 @@ class Run:
         chaos_thread = threading.Thread(target=chaos, args=(self,))
         chaos_thread.start()
         time.sleep(seconds)
+        chaos_thread.join()  # every planned fault happens, however slow the machine
         self.stopping.set()
-        chaos_thread.join()
         for thread in threads:
             thread.join()
 
@@ -189,7 +189,7 @@ class Run:
                 self.outcomes.saw(status, self.outage.is_set())
                 if status < 500:
                     return status, answer
-            except (requests.ConnectionError, requests.Timeout, ValueError):
+            except (requests.RequestException, ValueError):
                 status, answer = None, None
                 self.outcomes.saw(None, self.outage.is_set())
             time.sleep(0.2 * (attempt + 1))
@@ -248,8 +248,7 @@ def kill_processes(kills_each: int) -> Callable[[Run], None]:
         plan = ["api"] * kills_each + ["worker"] * kills_each
         run.rng.shuffle(plan)
         for name in plan:
-            if run.stopping.wait(run.rng.uniform(0.5, 1.5)):
-                return
+            time.sleep(run.rng.uniform(0.5, 1.5))
             run.kill_and_restart(name)
 
     return chaos
@@ -260,8 +259,7 @@ def restart_postgres(cluster: Any, times: int, crash: bool = False) -> Callable[
 
     def chaos(run: Run) -> None:
         for _ in range(times):
-            if run.stopping.wait(run.rng.uniform(1.0, 2.0)):
-                return
+            time.sleep(run.rng.uniform(1.0, 2.0))
             run.outage.set()
             cluster.crash() if crash else cluster.stop("fast")
             run.kills["postgres"] += 1
