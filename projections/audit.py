@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,11 +63,17 @@ class AuditTrailView(View):
         ("audit_by_time", "audit_trail", "recorded_at, position"),
     )
 
+    PROGRAMS_REMEMBERED = 50_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._programs: OrderedDict[str, str] = OrderedDict()  # relationship -> program, most recent last
+
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         if not items:
             return
         previous = self._last_hash(cursor)
-        programs: dict[str, str] = {}
+        programs = self._programs
         rows = []
         for item in items:
             entry = entry_for(item.event, item.position, self._program(cursor, item.event, programs), previous)
@@ -81,15 +88,20 @@ class AuditTrailView(View):
         row = cursor.fetchone()
         return GENESIS if row is None else row[0]
 
-    def _program(self, cursor: Cursor, event: Any, programs: dict[str, str]) -> str:
+    def _program(self, cursor: Cursor, event: Any, programs: OrderedDict[str, str]) -> str:
+        """The relationship's program: remembered from its start (bounded), else read from the trail."""
         key = str(event.originator_id)
         if event.originator_version == 1:
             programs[key] = event.program_id
-        if key not in programs:
+        elif key in programs:
+            programs.move_to_end(key)
+        else:
             cursor.execute(f"SELECT program_id FROM {self.table('audit_trail')} "
                            "WHERE relationship_id = ? ORDER BY position LIMIT 1", (key,))
             row = cursor.fetchone()
             programs[key] = row[0] if row else ""
+        if len(programs) > self.PROGRAMS_REMEMBERED:
+            programs.popitem(last=False)
         return programs[key]
 
     # -- queries ----------------------------------------------------------------

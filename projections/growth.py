@@ -36,12 +36,14 @@ class SkillsGrowthView(View):
     }
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        completed = []
         for item in items:
             kind = type(item.event).__name__
             if kind == "FeedbackGiven":
                 self._mentioned(cursor, item.event)
             elif kind == "ActionCompleted":
-                self._completed(cursor, item.event)
+                completed.append(str(item.event.action_id))
+        self._completed(cursor, completed)
 
     def _mentioned(self, cursor: Cursor, event: Any) -> None:
         skills: dict[str, str] = {}
@@ -60,15 +62,17 @@ class SkillsGrowthView(View):
                            [(str(i["action_id"]), event.recipient_id, json.dumps(sorted(skills)))
                             for i in event.action_items])
 
-    def _completed(self, cursor: Cursor, event: Any) -> None:
-        cursor.execute(f"SELECT participant_id, skill_keys FROM {self.table('growth_actions')} WHERE action_id = ?",
-                       (str(event.action_id),))
-        row = cursor.fetchone()
-        if row is None:
+    def _completed(self, cursor: Cursor, action_ids: list[str]) -> None:
+        """Credit the skills of the actions completed in this batch (counts commute: one read for all)."""
+        if not action_ids:
             return
+        marks = ", ".join("?" for _ in action_ids)
+        cursor.execute(f"SELECT participant_id, skill_keys FROM {self.table('growth_actions')} "
+                       f"WHERE action_id IN ({marks})", action_ids)
+        credits = [(participant, key) for participant, keys in cursor.fetchall() for key in json.loads(keys)]
         cursor.executemany(
             f"UPDATE {self.table('growth')} SET actions_completed = actions_completed + 1 "
-            "WHERE participant_id = ? AND skill_key = ?", [(row[0], key) for key in json.loads(row[1])])
+            "WHERE participant_id = ? AND skill_key = ?", credits)
 
     def skills_of(self, cursor: Cursor, participant_id: str) -> list[dict[str, Any]]:
         cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.table('growth')} WHERE participant_id = ? "

@@ -49,10 +49,25 @@ class HealthView(View):
     )
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        self._acknowledged: set[str] = set()
         for item in items:
             handler = getattr(self, "_" + type(item.event).__name__, None)
             if handler is not None:
                 handler(cursor, item.event, str(item.event.originator_id))
+        self._update_medians(cursor, sorted(self._acknowledged))
+
+    def _update_medians(self, cursor: Cursor, relationship_ids: list[str]) -> None:
+        """Median acknowledgement time of each relationship acknowledged in this batch: one read for all."""
+        if not relationship_ids:
+            return
+        marks = ", ".join("?" for _ in relationship_ids)
+        cursor.execute(f"SELECT relationship_id, ack_hours FROM {self.table('health_feedback')} "
+                       f"WHERE relationship_id IN ({marks}) AND ack_hours IS NOT NULL", relationship_ids)
+        hours: dict[str, list[float]] = {}
+        for rid, value in cursor.fetchall():
+            hours.setdefault(rid, []).append(value)
+        cursor.executemany(f"UPDATE {self.table('health')} SET median_hours = ? WHERE relationship_id = ?",
+                           [(round(statistics.median(hours[rid]), 2), rid) for rid in relationship_ids if rid in hours])
 
     def _RelationshipStarted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
         cursor.execute(
@@ -75,12 +90,9 @@ class HealthView(View):
         feedback = self.table("health_feedback")
         cursor.execute(f"UPDATE {feedback} SET ack_hours = (? - given_epoch) / 3600.0 WHERE feedback_id = ?",
                        (epoch(event.timestamp), str(event.feedback_id)))
-        cursor.execute(f"SELECT ack_hours FROM {feedback} WHERE relationship_id = ? AND ack_hours IS NOT NULL",
+        cursor.execute(f"UPDATE {self.table('health')} SET acknowledged = acknowledged + 1 WHERE relationship_id = ?",
                        (rid,))
-        hours = [row[0] for row in cursor.fetchall()]
-        median = round(statistics.median(hours), 2) if hours else None
-        cursor.execute(f"UPDATE {self.table('health')} SET acknowledged = acknowledged + 1, median_hours = ? "
-                       "WHERE relationship_id = ?", (median, rid))
+        self._acknowledged.add(rid)
 
     def _ActionCompleted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
         cursor.execute(f"UPDATE {self.table('health_actions')} SET completed = 1 WHERE action_id = ?",

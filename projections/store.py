@@ -36,22 +36,48 @@ POSTGRES = Dialect("postgresql", greatest="GREATEST", least="LEAST", floor="FLOO
 
 
 class Cursor:
-    """A DB-API cursor that accepts ``?`` placeholders on both stores."""
+    """A DB-API cursor that accepts ``?`` placeholders on both stores.
+
+    On PostgreSQL, writes that return nothing are held back and sent together,
+    as one round trip, before the next read or the commit: a batch of view
+    changes costs a few round trips instead of one per statement.
+    """
+
+    WRITES = ("INSERT", "UPDATE", "DELETE")
 
     def __init__(self, raw: Any, postgres: bool) -> None:
         self.raw = raw
         self.postgres = postgres
+        self.pending: list[bytes] = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        if self.postgres:
-            sql = sql.replace("%", "%%").replace("?", "%s")
+        if not self.postgres:
+            self.raw.execute(sql, tuple(params))
+            return self
+        sql = sql.replace("%", "%%").replace("?", "%s")
+        if self._deferrable(sql):
+            self.pending.append(self.raw.mogrify(sql, tuple(params)))
+            return self
+        self.flush()
         self.raw.execute(sql, tuple(params))
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if self.postgres:
-            sql = sql.replace("%", "%%").replace("?", "%s")
-        self.raw.executemany(sql, [tuple(r) for r in rows])
+        if not self.postgres:
+            self.raw.executemany(sql, [tuple(r) for r in rows])
+            return
+        for row in rows:
+            self.execute(sql, row)
+
+    def flush(self) -> None:
+        """Send the held-back writes, in order, in one round trip."""
+        if self.pending:
+            statements, self.pending = self.pending, []
+            self.raw.execute(b";\n".join(statements))
+
+    def _deferrable(self, sql: str) -> bool:
+        head = sql.lstrip()[:6].upper()
+        return head in self.WRITES and "RETURNING" not in sql.upper()
 
     def fetchone(self) -> tuple | None:
         row = self.raw.fetchone()
@@ -98,7 +124,9 @@ class ViewStore:
     def _pg_transaction(self, write: bool) -> Iterator[Cursor]:
         datastore: PostgresDatastore = self.datastore
         with datastore.transaction(commit=write) as raw:
-            yield Cursor(raw, postgres=True)
+            cursor = Cursor(raw, postgres=True)
+            yield cursor
+            cursor.flush()
 
     @contextlib.contextmanager
     def _sqlite_transaction(self, write: bool) -> Iterator[Cursor]:
