@@ -57,10 +57,6 @@ def child_rebuild(env: dict[str, str]) -> None:
         started = time.perf_counter()
         projections.rebuild(name)
         rates[name] = round(head / (time.perf_counter() - started), 1)
-    started = time.perf_counter()
-    for name in VIEW_CLASSES:
-        projections.rebuild(name)
-    rates["all_views"] = round(head / (time.perf_counter() - started), 1)
     rates["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(rates))
 
@@ -93,7 +89,7 @@ def queries(ledger, projections: Projections, rids: list, runs: int) -> dict[str
         "relationship_list_page": timed(
             lambda: reader.list_relationships(AUDITOR, __import__("projections.index").index.IndexFilter(
                 program_id="program-7"), None, 50), runs),
-        "audit_verify_whole_chain": timed(lambda: reader.verify_audit(AUDITOR), 3),
+        "audit_verify_whole_chain": timed(lambda: reader.verify_audit(AUDITOR), 1),
     }
 
 
@@ -108,8 +104,9 @@ def measure(kind: str, relationships: int, runs: int) -> dict[str, Any]:
                                   "populate_events_per_second": round(events / (time.perf_counter() - started), 1)}
         result["scan_and_decode_events_per_second"] = round(scan_and_decode(ledger), 1)
         result["rebuild_events_per_second"] = rebuild_rate(store, events)
-        result["ratio_rebuild_all_views_to_scan"] = round(
-            result["rebuild_events_per_second"]["all_views"] / result["scan_and_decode_events_per_second"], 2)
+        scan = result["scan_and_decode_events_per_second"]
+        result["ratio_rebuild_to_scan"] = {name: round(result["rebuild_events_per_second"][name] / scan, 2)
+                                           for name in VIEW_CLASSES}
         projections = Projections(ledger)
         projections.catch_up()
         result["queries"] = queries(ledger, projections, rids, runs)

@@ -1,0 +1,32 @@
+"""Every benchmark, one after the other: `python -m bench` (small, about two minutes) or `python -m bench --full`.
+
+Prints one JSON document with each benchmark's figures; needs a PostgreSQL
+(the tests' TEST_DATABASE_URL, or bench/data.py's default), wrk and pgbench,
+and the `bench` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+BENCHMARKS = ["bench.recorders", "bench.commands", "bench.replay", "bench.views", "bench.lag"]
+
+
+def main() -> None:
+    full = "--full" in sys.argv[1:]
+    results, started = {}, time.perf_counter()
+    for module in BENCHMARKS:
+        begun = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", module, *(["--full"] if full else [])],
+                             capture_output=True, text=True, check=True).stdout
+        results[module.split(".")[1]] = json.loads(out)
+        print(f"{module}: {time.perf_counter() - begun:.0f}s", file=sys.stderr)
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
