@@ -1,5 +1,8 @@
 """Loading one relationship with 10, 1,000 and 10,000 events, with and without snapshots.
 
+Loads are cold (the ledger's in-memory cache of relationships is switched off),
+so each one reads the store; a warm load from the cache is reported beside them.
+
     python -m bench.replay [--store sqlite|postgres] [--full]
 """
 
@@ -27,7 +30,7 @@ def measure(kind: str, sizes: list[int], runs: int) -> dict:
     for snapshots in (True, False):
         store = Store(kind)
         try:
-            ledger = store.ledger(SNAPSHOT_INTERVAL="100" if snapshots else "0")
+            ledger = store.ledger(SNAPSHOT_INTERVAL="100" if snapshots else "0", AGGREGATE_CACHE_MAXSIZE="")
             for size in sizes:
                 (rid,) = populate(ledger, 1, size, seed=size)
                 samples = load_times(ledger, rid, runs)
@@ -37,6 +40,18 @@ def measure(kind: str, sizes: list[int], runs: int) -> dict:
             ledger.close()
         finally:
             store.drop()
+    store = Store(kind)
+    try:
+        ledger = store.ledger()
+        for size in (min(sizes), max(sizes)):
+            (rid,) = populate(ledger, 1, size, seed=size)
+            ledger.repository.get(rid)
+            samples = load_times(ledger, rid, runs)
+            results[f"warm_from_cache_{size}_events_ms"] = {"median": round(statistics.median(samples), 2),
+                                                            "runs": runs}
+        ledger.close()
+    finally:
+        store.drop()
     smallest, largest = min(sizes), max(sizes)
     results["ratio_largest_to_smallest_with_snapshots"] = round(
         results[f"with_snapshots_{largest}_events_ms"]["median"]
