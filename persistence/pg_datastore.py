@@ -230,7 +230,9 @@ class PostgresDatastore:
         return f"{quote(self.schema)}.{quote(name)}" if self.schema else quote(name)
 
     def _connect(self) -> psycopg2.extensions.connection:
-        options = f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_session_timeout * 1000}"
+        # JIT compilation costs hundreds of milliseconds and pays off only for long analytical queries.
+        options = (f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_session_timeout * 1000}"
+                   " -c jit=off")
         raw = psycopg2.connect(
             self.dsn, connect_timeout=self.connect_timeout, options=options,
             application_name="mentorship-ledger", keepalives=1, keepalives_idle=30,

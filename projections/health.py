@@ -194,6 +194,17 @@ def scored_sql(d: Dialect, health: str, actions: str, now: datetime,
     bands = " ".join(f"WHEN score >= {low} THEN '{name}'" for low, name in hs.BANDS)
     now_epoch = epoch(now)
     program_clause = "WHERE h.program_id = ?" if program_id is not None else ""
+    open_late = "completed = 0 AND due_on IS NOT NULL AND due_on < ?"
+    if program_id is None:
+        # Every relationship: count overdue actions in one pass over them.
+        late = "COALESCE(overdue.late, 0)"
+        overdue_join = (f"LEFT JOIN (SELECT relationship_id, COUNT(*) AS late FROM {actions} WHERE {open_late} "
+                        "GROUP BY relationship_id) AS overdue ON overdue.relationship_id = h.relationship_id")
+    else:
+        # One program: look up each of its relationships' overdue actions by index.
+        late = (f"(SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id "
+                f"AND a.{open_late.replace(' AND ', ' AND a.')})")
+        overdue_join = ""
     sql = f"""
         SELECT relationship_id, score,
             CASE WHEN lifecycle IN ('ended', 'paused') THEN lifecycle
@@ -207,9 +218,9 @@ def scored_sql(d: Dialect, health: str, actions: str, now: datetime,
                 SELECT h.*,
                     {floor(d.greatest + "(0, ? - COALESCE(h.last_feedback_epoch, h.started_epoch)) / " + str(hs.DAY))} AS quiet,
                     {floor(d.greatest + "(0, ? - h.started_epoch) / " + str(hs.DAY))} AS age,
-                    (SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id
-                        AND a.completed = 0 AND a.due_on IS NOT NULL AND a.due_on < ?) AS late
-                FROM {health} h {program_clause}
+                    {late} AS late
+                FROM {health} h {overdue_join}
+                {program_clause}
             ) AS base
         ) AS scored"""
     params: list[Any] = [now_epoch, now_epoch, now.astimezone(timezone.utc).date().isoformat()]

@@ -134,11 +134,19 @@ class Projections:
             fresh.drop_tables(cursor)
             fresh.create_tables(cursor)
         self.catch_up([fresh], progress)
+        self._analyse(fresh)
         while not self._switch(name, old, fresh):
             self.catch_up([fresh], progress)
         with self.store.transaction(write=True) as cursor:
             self._instance(name, old).drop_tables(cursor)
         return fresh.generation
+
+    def _analyse(self, view: View) -> None:
+        """Give PostgreSQL's planner statistics for freshly filled tables before queries use them."""
+        if self.store.postgres:
+            with self.store.transaction(write=True) as cursor:
+                for logical in view.TABLES:
+                    cursor.execute(f"ANALYZE {view.table(logical)}")
 
     def _switch(self, name: str, old: int, fresh: View) -> bool:
         with self.store.transaction(write=True) as cursor:
