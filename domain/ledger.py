@@ -32,6 +32,7 @@ from domain.representation import (
 )
 
 Clock = Callable[[], datetime]
+NO_CONTEXT = CommandContext()  # no Idempotency-Key, no If-Match
 Decision = Callable[[MentorshipRelationship, Actor, datetime], UUID | None]
 
 
@@ -110,7 +111,7 @@ class MentorshipLedger(Application[UUID]):
         mentor_id: str,
         mentee_id: str,
         goals: list[str],
-        context: CommandContext = CommandContext(),
+        context: CommandContext = NO_CONTEXT,
     ) -> CommandResult:
         """A coordinator pairs a mentor and a mentee in a program."""
         if not principal.is_coordinator:
@@ -146,7 +147,7 @@ class MentorshipLedger(Application[UUID]):
         kind: str,
         skills: list[str],
         action_items: list[dict[str, Any]],
-        context: CommandContext = CommandContext(),
+        context: CommandContext = NO_CONTEXT,
     ) -> CommandResult:
         """The mentor or the mentee gives feedback to the other, with action items they will own."""
 
@@ -169,7 +170,7 @@ class MentorshipLedger(Application[UUID]):
         *,
         reflection: str | None = None,
         usefulness: int | None = None,
-        context: CommandContext = CommandContext(),
+        context: CommandContext = NO_CONTEXT,
     ) -> CommandResult:
         """The recipient acknowledges feedback, reflecting on it and rating its usefulness."""
 
@@ -189,7 +190,7 @@ class MentorshipLedger(Application[UUID]):
         action_id: UUID,
         *,
         outcome: str | None = None,
-        context: CommandContext = CommandContext(),
+        context: CommandContext = NO_CONTEXT,
     ) -> CommandResult:
         """The owner of an action item (or a coordinator) records it as done."""
 
@@ -202,17 +203,17 @@ class MentorshipLedger(Application[UUID]):
         return self._run(principal, relationship_id, context, "complete_action", decide)
 
     def pause_relationship(self, principal: Principal, relationship_id: UUID, *, reason: str | None = None,
-                           context: CommandContext = CommandContext()) -> CommandResult:
+                           context: CommandContext = NO_CONTEXT) -> CommandResult:
         """A coordinator pauses an active relationship."""
         return self._lifecycle(principal, relationship_id, "pause", reason, context)
 
     def resume_relationship(self, principal: Principal, relationship_id: UUID, *, reason: str | None = None,
-                            context: CommandContext = CommandContext()) -> CommandResult:
+                            context: CommandContext = NO_CONTEXT) -> CommandResult:
         """A coordinator resumes a paused relationship."""
         return self._lifecycle(principal, relationship_id, "resume", reason, context)
 
     def end_relationship(self, principal: Principal, relationship_id: UUID, *, reason: str | None = None,
-                         context: CommandContext = CommandContext()) -> CommandResult:
+                         context: CommandContext = NO_CONTEXT) -> CommandResult:
         """A coordinator or either participant ends a relationship for good."""
         return self._lifecycle(principal, relationship_id, "end", reason, context)
 

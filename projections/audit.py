@@ -111,7 +111,7 @@ class AuditTrailView(View):
         cursor.execute(
             f"SELECT {', '.join(COLUMNS)} FROM {self.table('audit_trail')} "
             f"WHERE {where} AND position > ? ORDER BY position LIMIT ?", [*params, after, limit])
-        return [dict(zip(COLUMNS, row)) for row in cursor.fetchall()]
+        return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
     def stream(self, selection: AuditFilter, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Every entry of the selection, a short transaction per batch (memory stays flat)."""

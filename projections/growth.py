@@ -77,4 +77,4 @@ class SkillsGrowthView(View):
     def skills_of(self, cursor: Cursor, participant_id: str) -> list[dict[str, Any]]:
         cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.table('growth')} WHERE participant_id = ? "
                        "ORDER BY skill_key", (participant_id,))
-        return [dict(zip(COLUMNS, row)) for row in cursor.fetchall()]
+        return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]

@@ -122,7 +122,7 @@ class HealthView(View):
         marks = ", ".join("?" for _ in relationship_ids)
         cursor.execute(f"SELECT {', '.join(HEALTH_COLUMNS)} FROM {self.table('health')} "
                        f"WHERE relationship_id IN ({marks})", list(relationship_ids))
-        rows = {row[0]: dict(zip(HEALTH_COLUMNS, row)) for row in cursor.fetchall()}
+        rows = {row[0]: dict(zip(HEALTH_COLUMNS, row, strict=True)) for row in cursor.fetchall()}
         cursor.execute(f"SELECT relationship_id, ack_hours FROM {self.table('health_feedback')} "
                        f"WHERE relationship_id IN ({marks}) AND ack_hours IS NOT NULL", list(relationship_ids))
         hours: dict[str, list[float]] = {}

@@ -81,4 +81,4 @@ class RelationshipIndexView(View):
             params += [after[0], after[0], after[1]]
         cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.table('relationships')} WHERE {where} "
                        "ORDER BY started_at, relationship_id LIMIT ?", [*params, limit])
-        return [dict(zip(COLUMNS, row)) for row in cursor.fetchall()]
+        return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]

@@ -46,7 +46,8 @@ def test_a_worker_killed_mid_batch_leaves_every_event_counted_once(store, tmp_pa
         before = min(projections.positions().values())
         projector = worker(env, tmp_path / "worker.log")
         projector.start()
-        _wait_until(lambda: min(projections.positions().values()) >= min(before + 200, head), 60)
+        target = min(before + 200, head)
+        _wait_until(lambda target=target: min(projections.positions().values()) >= target, 60)
         projector.stop(signal.SIGKILL)
         kills_while_busy += min(projections.positions().values()) < head
     assert kills_while_busy >= 1, "the worker was never killed while it still had work"
