@@ -49,25 +49,34 @@ class HealthView(View):
     )
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
-        self._acknowledged: set[str] = set()
         for item in items:
             handler = getattr(self, "_" + type(item.event).__name__, None)
             if handler is not None:
                 handler(cursor, item.event, str(item.event.originator_id))
-        self._update_medians(cursor, sorted(self._acknowledged))
+        acknowledged = sorted({str(i.event.originator_id) for i in items
+                               if type(i.event).__name__ == "FeedbackReceived"})
+        self._update_medians(cursor, acknowledged)
 
     def _update_medians(self, cursor: Cursor, relationship_ids: list[str]) -> None:
         """Median acknowledgement time of each relationship acknowledged in this batch: one read for all."""
-        if not relationship_ids:
-            return
-        marks = ", ".join("?" for _ in relationship_ids)
-        cursor.execute(f"SELECT relationship_id, ack_hours FROM {self.table('health_feedback')} "
-                       f"WHERE relationship_id IN ({marks}) AND ack_hours IS NOT NULL", relationship_ids)
-        hours: dict[str, list[float]] = {}
-        for rid, value in cursor.fetchall():
-            hours.setdefault(rid, []).append(value)
+        hours = self._acknowledgement_hours(cursor, relationship_ids)
         cursor.executemany(f"UPDATE {self.table('health')} SET median_hours = ? WHERE relationship_id = ?",
                            [(round(statistics.median(hours[rid]), 2), rid) for rid in relationship_ids if rid in hours])
+
+    def _acknowledgement_hours(self, cursor: Cursor, relationship_ids: Sequence[str]) -> dict[str, list[float]]:
+        return self._grouped(cursor, f"SELECT relationship_id, ack_hours FROM {self.table('health_feedback')} "
+                             "WHERE relationship_id IN ({ids}) AND ack_hours IS NOT NULL", relationship_ids)
+
+    @staticmethod
+    def _grouped(cursor: Cursor, sql: str, relationship_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """(relationship_id, value) rows of a query over these relationships, values grouped by relationship."""
+        grouped: dict[str, list[Any]] = {}
+        if not relationship_ids:
+            return grouped
+        cursor.execute(sql.format(ids=", ".join("?" for _ in relationship_ids)), list(relationship_ids))
+        for rid, value in cursor.fetchall():
+            grouped.setdefault(rid, []).append(value)
+        return grouped
 
     def _RelationshipStarted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
         cursor.execute(
@@ -92,7 +101,6 @@ class HealthView(View):
                        (epoch(event.timestamp), str(event.feedback_id)))
         cursor.execute(f"UPDATE {self.table('health')} SET acknowledged = acknowledged + 1 WHERE relationship_id = ?",
                        (rid,))
-        self._acknowledged.add(rid)
 
     def _ActionCompleted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
         cursor.execute(f"UPDATE {self.table('health_actions')} SET completed = 1 WHERE action_id = ?",
@@ -123,16 +131,9 @@ class HealthView(View):
         cursor.execute(f"SELECT {', '.join(HEALTH_COLUMNS)} FROM {self.table('health')} "
                        f"WHERE relationship_id IN ({marks})", list(relationship_ids))
         rows = {row[0]: dict(zip(HEALTH_COLUMNS, row, strict=True)) for row in cursor.fetchall()}
-        cursor.execute(f"SELECT relationship_id, ack_hours FROM {self.table('health_feedback')} "
-                       f"WHERE relationship_id IN ({marks}) AND ack_hours IS NOT NULL", list(relationship_ids))
-        hours: dict[str, list[float]] = {}
-        for rid, value in cursor.fetchall():
-            hours.setdefault(rid, []).append(value)
-        cursor.execute(f"SELECT relationship_id, due_on FROM {self.table('health_actions')} "
-                       f"WHERE relationship_id IN ({marks}) AND completed = 0", list(relationship_ids))
-        due: dict[str, list[str | None]] = {}
-        for rid, due_on in cursor.fetchall():
-            due.setdefault(rid, []).append(due_on)
+        hours = self._acknowledgement_hours(cursor, relationship_ids)
+        due = self._grouped(cursor, f"SELECT relationship_id, due_on FROM {self.table('health_actions')} "
+                            "WHERE relationship_id IN ({ids}) AND completed = 0", relationship_ids)
         return {rid: _figures(row, hours.get(rid, []), due.get(rid, [])) for rid, row in rows.items()}
 
     def worst_first(self, cursor: Cursor, now: datetime, *, program_id: str | None, status: str | None,
