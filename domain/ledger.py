@@ -11,15 +11,17 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
+from domain.cache import RecentRelationships
 from domain.idempotency import AcceptedCommand, accepted_command_id
 from domain.principal import COORDINATOR, MENTEE, MENTOR, Actor, CommandContext, Principal
 from domain.relationship import MentorshipRelationship
@@ -93,13 +95,16 @@ class MentorshipLedger(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None, clock: Clock = utc_now) -> None:
         self.clock = clock
-        env = dict(env or {})
-        # Relationships stay in memory between commands; each use reads only newer events.
-        env.setdefault("AGGREGATE_CACHE_MAXSIZE", "1000")
         super().__init__(env)
+        # Relationships stay in memory between commands (see _current); "" or 0 keeps none.
+        self._recent = RecentRelationships(int(self.env.get("AGGREGATE_CACHE_MAXSIZE", "1000") or 0))
         self._checked = threading.local()
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository, without its cache: the ledger keeps its own (``_current``)."""
+        return Repository(event_store=self.events, snapshot_store=self.snapshots)
 
     # -- commands -------------------------------------------------------------
 
@@ -136,6 +141,7 @@ class MentorshipLedger(Application[UUID]):
             if replay is None:
                 raise
             return replay
+        self._recent.keep(relationship)
         return CommandResult(describe(relationship), relationship.id, relationship.version, position)
 
     def give_feedback(
@@ -235,6 +241,8 @@ class MentorshipLedger(Application[UUID]):
             version = self._version_at(relationship_id, as_of)
         if version is None or version > current.version:
             raise errors.VersionNotFoundError("The relationship had no such version.")
+        if version == current.version:
+            return describe(current)
         return describe(self.repository.get(relationship_id, version=version, projector_func=project))
 
     def list_events(
@@ -262,13 +270,26 @@ class MentorshipLedger(Application[UUID]):
             return
         if relationship_id is None:
             raise errors.RelationshipNotFoundError("No such relationship.")
-        relationship = self._load_visible(principal, relationship_id)
-        actor = self._actor(principal, relationship, command)
+
+        def check(relationship: MentorshipRelationship) -> None:
+            self._require_visible(principal, relationship)
+            actor = self._actor(principal, relationship, command)
+            if command == "receive_feedback" and subject_id is not None:
+                relationship.require_recipient(subject_id, actor)
+            if command == "complete_action" and subject_id is not None:
+                relationship.require_owner(subject_id, actor)
+
+        relationship = self._current(relationship_id, fresh=False)
+        try:
+            check(relationship)
+        except errors.LedgerError:
+            # Refused on the state held in memory: only the stored state may refuse.
+            latest = self._current(relationship_id, fresh=True)
+            if latest is relationship:
+                raise
+            check(latest)
+            relationship = latest
         self._checked.relationship = relationship
-        if command == "receive_feedback" and subject_id is not None:
-            relationship.require_recipient(subject_id, actor)
-        if command == "complete_action" and subject_id is not None:
-            relationship.require_owner(subject_id, actor)
 
     def position(self) -> int:
         """The position of the newest event in the store (0 when empty)."""
@@ -285,19 +306,37 @@ class MentorshipLedger(Application[UUID]):
 
     def _run(self, principal: Principal, relationship_id: UUID, context: CommandContext,
              command: str, decide: Decision) -> CommandResult:
-        """Check access, then decide and save, retrying on the fresh state if another write won."""
-        relationship = self._just_checked(relationship_id) or self._load(relationship_id)
-        self._require_visible(principal, relationship)
-        self._actor(principal, relationship, command)
+        """Check access, then decide and save, retrying on the fresh state if another write won.
+
+        The first attempt decides on the relationship held in memory, without
+        reading the store: if another process wrote meanwhile, saving fails on
+        the version and the next attempt reads what is new. A refusal on the
+        held state is checked again on the stored state before it stands.
+        """
+        relationship = self._just_checked(relationship_id) or self._current(relationship_id, fresh=False)
+        try:
+            self._require_visible(principal, relationship)
+            self._actor(principal, relationship, command)
+        except errors.LedgerError:
+            relationship = self._current(relationship_id, fresh=True)
+            self._require_visible(principal, relationship)
+            self._actor(principal, relationship, command)
         replay = self._replay_if_repeated(principal, context, command)
         if replay is not None:
             return replay
         for attempt in range(self.max_attempts):
             if attempt:
-                relationship = self._load(relationship_id)
+                relationship = self._current(relationship_id, fresh=True)
                 # Jitter between retries; nothing here needs unpredictability.
                 time.sleep(random.uniform(0, 0.002 * attempt))  # nosec B311
-            result = self._attempt(principal, relationship, context, command, decide)
+            try:
+                result = self._attempt(principal, deepcopy(relationship), context, command, decide)
+            except errors.LedgerError:
+                latest = self._current(relationship_id, fresh=True)
+                if latest is relationship:
+                    raise
+                relationship = latest
+                result = self._attempt(principal, deepcopy(relationship), context, command, decide)
             if result is not None:
                 return result
         raise errors.ConcurrentCommandsError("The relationship kept changing; try again.")
@@ -328,6 +367,7 @@ class MentorshipLedger(Application[UUID]):
                 raise errors.VersionMismatchError("The relationship changed meanwhile.") from None
             return None
         body = ANSWERS[command](relationship, subject_id)
+        self._recent.keep(relationship)
         return CommandResult(body, relationship.id, relationship.version, position)
 
     def _save_command(self, principal: Principal, context: CommandContext, command: str,
@@ -371,7 +411,23 @@ class MentorshipLedger(Application[UUID]):
         self._checked.relationship = None
         return relationship if relationship is not None and relationship.id == relationship_id else None
 
-    def _load(self, relationship_id: UUID) -> MentorshipRelationship:
+    def _current(self, relationship_id: UUID, *, fresh: bool = True) -> MentorshipRelationship:
+        """The relationship as held in memory, brought up to date from the store when ``fresh``.
+
+        What this returns is shared and must not be changed: commands change a copy.
+        """
+        held = self._recent.get(relationship_id)
+        if held is None:
+            relationship = self._reconstruct(relationship_id)
+        elif fresh:
+            newer = list(self.events.get(relationship_id, gt=held.version))
+            relationship = project(deepcopy(held), newer) if newer else held
+        else:
+            return held
+        self._recent.keep(relationship)
+        return relationship
+
+    def _reconstruct(self, relationship_id: UUID) -> MentorshipRelationship:
         try:
             relationship = self.repository.get(relationship_id, projector_func=project)
         except AggregateNotFoundError:
@@ -381,7 +437,7 @@ class MentorshipLedger(Application[UUID]):
         return relationship
 
     def _load_visible(self, principal: Principal, relationship_id: UUID) -> MentorshipRelationship:
-        relationship = self._load(relationship_id)
+        relationship = self._current(relationship_id, fresh=True)
         self._require_visible(principal, relationship)
         return relationship
 

@@ -1,7 +1,10 @@
 """The MentorshipRelationship aggregate, its events and its rules.
 
 State is kept in plain values (str, int, list, dict, UUID, datetime) so that
-snapshots and replays need nothing but the library's transcoder.
+snapshots and replays need nothing but the library's transcoder. Entries of
+``feedback`` and ``actions`` are never changed in place: an event replaces an
+entry with a new one, so a copy of the aggregate may share them (see
+``__deepcopy__``).
 """
 
 from __future__ import annotations
@@ -95,21 +98,27 @@ class MentorshipRelationship(Aggregate):
         usefulness: int | None
 
         def apply(self, aggregate: MentorshipRelationship) -> None:
-            feedback = aggregate.feedback[str(self.feedback_id)]
-            feedback["received_at"] = self.timestamp
-            feedback["reflection"] = self.reflection
-            feedback["usefulness"] = self.usefulness
+            key = str(self.feedback_id)
+            aggregate.feedback[key] = {
+                **aggregate.feedback[key],
+                "received_at": self.timestamp,
+                "reflection": self.reflection,
+                "usefulness": self.usefulness,
+            }
 
     class ActionCompleted(Event):
         action_id: UUID
         outcome: str | None
 
         def apply(self, aggregate: MentorshipRelationship) -> None:
-            action = aggregate.actions[str(self.action_id)]
-            action["status"] = "completed"
-            action["completed_at"] = self.timestamp
-            action["completed_by"] = self.actor
-            action["outcome"] = self.outcome
+            key = str(self.action_id)
+            aggregate.actions[key] = {
+                **aggregate.actions[key],
+                "status": "completed",
+                "completed_at": self.timestamp,
+                "completed_by": self.actor,
+                "outcome": self.outcome,
+            }
 
     class RelationshipPaused(Event):
         reason: str | None
@@ -163,6 +172,23 @@ class MentorshipRelationship(Aggregate):
             actor_role=actor.role,
             command_id=command_id,
         )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MentorshipRelationship:
+        """A copy whose changes cannot reach the original, made without walking every entry.
+
+        The repository copies a cached relationship for every command; a
+        generic deep copy of thousands of feedback entries costs more than the
+        command. Entries are replaced, never changed (see the events' ``apply``),
+        so new containers holding the same entries are enough.
+        """
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._pending_events = list(self._pending_events)
+        copy.goals = list(self.goals)
+        copy.feedback = dict(self.feedback)
+        copy.actions = dict(self.actions)
+        memo[id(self)] = copy
+        return copy
 
     # -- questions ------------------------------------------------------------
 

@@ -221,3 +221,74 @@ def test_long_histories_load_from_snapshots(store, tmp_path):
     assert state["version"] == 25 and len(state["feedback"]) == 24
     assert ledger.get_relationship(COORDINATOR, rid, version=15)["version"] == 15
     ledger.close()
+
+
+@pytest.fixture
+def two_processes(store, tmp_path):
+    """Two ledgers on one store, each with its own relationships in memory, as two API processes have."""
+    first, second = open_ledger(store, str(tmp_path)), open_ledger(store, str(tmp_path))
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_a_command_on_a_stale_copy_in_memory_is_applied_on_the_stored_state(two_processes):
+    first, second = two_processes
+    rid = start(first).relationship_id
+    feedback(first, rid, content="first")  # `first` now holds version 2
+    feedback(second, rid, content="second", by=MENTEE, action_items=[])  # version 3, unseen by `first`
+    result = feedback(first, rid, content="third", action_items=[])
+    assert result.version == 4
+    contents = [f["content"] for f in second.get_relationship(COORDINATOR, rid)["feedback"]]
+    assert contents == ["first", "second", "third"]
+
+
+def test_a_refusal_on_a_stale_copy_is_checked_against_the_store(two_processes):
+    first, second = two_processes
+    rid = start(first).relationship_id
+    first.pause_relationship(COORDINATOR, rid)  # `first` holds it paused
+    second.resume_relationship(COORDINATOR, rid)
+    assert feedback(first, rid, action_items=[]).version == 4  # not "paused"
+    given = feedback(second, rid)  # feedback `first` has not seen
+    feedback_id = UUID(given.body["feedback_id"])
+    action_id = UUID(given.body["action_items"][0]["action_id"])
+    first.check_may(MENTEE, rid, "receive_feedback", feedback_id)
+    assert first.receive_feedback(MENTEE, rid, feedback_id, usefulness=5).version == 6
+    assert first.complete_action(MENTEE, rid, action_id).version == 7
+    second.end_relationship(MENTOR, rid)
+    with pytest.raises(errors.RelationshipEndedError):  # a refusal that stands on the stored state
+        feedback(first, rid, action_items=[])
+    with pytest.raises(errors.VersionMismatchError):
+        first.pause_relationship(COORDINATOR, rid, context=CommandContext(expected_version=7))
+    assert second.get_relationship(COORDINATOR, rid)["version"] == 8
+
+
+def test_an_expected_version_is_compared_with_the_stored_state(two_processes):
+    first, second = two_processes
+    rid = start(first).relationship_id
+    second.pause_relationship(COORDINATOR, rid)
+    result = first.resume_relationship(COORDINATOR, rid, context=CommandContext(expected_version=2))
+    assert result.version == 3
+
+
+def test_reads_see_writes_made_elsewhere(two_processes):
+    first, second = two_processes
+    rid = start(first).relationship_id
+    assert first.get_relationship(COORDINATOR, rid)["version"] == 1
+    second.pause_relationship(COORDINATOR, rid)
+    assert first.get_relationship(COORDINATOR, rid)["status"] == "paused"
+    assert [e["type"] for e in first.list_events(AUDITOR, rid)[0]][-1] == "RelationshipPaused"
+
+
+def test_a_refused_command_leaves_the_relationship_in_memory_unchanged(ledger):
+    rid = start(ledger).relationship_id
+    given = feedback(ledger, rid)
+    feedback_id = UUID(given.body["feedback_id"])
+    ledger.receive_feedback(MENTEE, rid, feedback_id, usefulness=3)
+    before = ledger.get_relationship(COORDINATOR, rid)
+    with pytest.raises(errors.FeedbackAlreadyReceivedError):
+        ledger.receive_feedback(MENTEE, rid, feedback_id, usefulness=1)
+    with pytest.raises(errors.NotPermittedError):
+        ledger.pause_relationship(MENTOR, rid)
+    assert ledger.get_relationship(COORDINATOR, rid) == before
+    assert before["feedback"][0]["usefulness"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
@@ -176,3 +177,20 @@ def test_replaying_the_events_rebuilds_the_same_state():
     for event in events:
         replayed = event.mutate(replayed)
     assert replayed == rel
+
+
+
+def test_a_copy_changes_independently_of_its_original():
+    rel = started()
+    feedback_id, (action_id,) = give(rel)
+    rel.collect_events()
+    twin = copy.deepcopy(rel)
+    at = T0 + timedelta(days=2)
+    twin.receive_feedback(feedback_id=feedback_id, reflection="r", usefulness=4, actor=MENTEE, command_id=None, at=at)
+    twin.complete_action(action_id=action_id, outcome="o", actor=MENTEE, command_id=None, at=at)
+    twin.pause(reason=None, actor=COORDINATOR, command_id=None, at=at)
+    assert rel.feedback[str(feedback_id)]["received_at"] is None
+    assert rel.actions[str(action_id)]["status"] == "open"
+    assert (rel.status, rel.version, rel.pending_events) == ("active", 2, [])
+    assert twin.feedback[str(feedback_id)]["usefulness"] == 4 and twin.version == 5
+    assert twin.actions[str(action_id)]["status"] == "completed" and twin.status == "paused"
