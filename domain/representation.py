@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from typing import Any
 from uuid import UUID
@@ -73,13 +74,15 @@ def describe_completion(relationship: MentorshipRelationship, action_id: UUID) -
     }
 
 
+@functools.cache
+def _data_fields(event_class: type) -> tuple[str, ...]:
+    """The fields of an event class that are its data, not its envelope or attribution."""
+    return tuple(f.name for f in fields(event_class) if f.name not in ENVELOPE and f.name not in ATTRIBUTION)
+
+
 def describe_event(event: MentorshipRelationship.Event) -> dict[str, Any]:
     """One entry of a relationship's history: version, type, time, actor and data."""
-    data = {
-        f.name: getattr(event, f.name)
-        for f in fields(event)
-        if f.name not in ENVELOPE and f.name not in ATTRIBUTION
-    }
+    data = {name: getattr(event, name) for name in _data_fields(type(event))}
     return {
         "version": event.originator_version,
         "type": type(event).__name__,

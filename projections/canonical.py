@@ -29,8 +29,28 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _scalar(value: Any) -> str:
+    """The JSON encoder's fallback for the values it does not know: as ``plain`` spells them."""
+    if isinstance(value, datetime):
+        return stamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no canonical JSON form")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_scalar)
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The same bytes as ``json.dumps(plain(value), sort_keys=True, ...)``, without walking the value in Python.
+
+    Dictionary keys must be strings, as they are in everything decoded from
+    JSON (events, entries): the encoder sorts keys as they are, ``plain``
+    sorts them as text.
+    """
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def sha256(value: Any) -> str:
