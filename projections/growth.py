@@ -12,7 +12,9 @@ from projections.store import Cursor
 
 COLUMNS = ("skill", "strength_mentions", "improvement_mentions", "general_mentions", "actions_completed",
            "first_mentioned_at", "last_mentioned_at")
-KIND_COLUMN = {"strength": "strength_mentions", "improvement": "improvement_mentions", "general": "general_mentions"}
+# Where each kind of feedback is counted in a batch's [skill, strength, improvement, general, first, last].
+MENTION_COLUMN = {"strength": 1, "improvement": 2, "general": 3}
+LAST_MENTIONED = 5
 
 
 def skill_key(skill: str) -> str:
@@ -36,31 +38,41 @@ class SkillsGrowthView(View):
     }
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        """A batch as one upsert per (participant, skill) named in it, then the completions."""
+        mentions: dict[tuple[str, str], list[Any]] = {}
+        actions: list[tuple[str, str, str]] = []
         completed = []
         for item in items:
             kind = type(item.event).__name__
             if kind == "FeedbackGiven":
-                self._mentioned(cursor, item.event)
+                actions.extend(self._mentioned(item.event, mentions))
             elif kind == "ActionCompleted":
                 completed.append(str(item.event.action_id))
+        growth = self.table("growth")
+        cursor.executemany(
+            f"INSERT INTO {growth} AS g VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (participant_id, skill_key) "
+            "DO UPDATE SET strength_mentions = g.strength_mentions + excluded.strength_mentions, "
+            "improvement_mentions = g.improvement_mentions + excluded.improvement_mentions, "
+            "general_mentions = g.general_mentions + excluded.general_mentions, "
+            "last_mentioned_at = excluded.last_mentioned_at",
+            [(participant, key, *counts) for (participant, key), counts in mentions.items()])
+        cursor.executemany(f"INSERT INTO {self.table('growth_actions')} VALUES (?, ?, ?)", actions)
         self._completed(cursor, completed)
 
-    def _mentioned(self, cursor: Cursor, event: Any) -> None:
+    @staticmethod
+    def _mentioned(event: Any, mentions: dict[tuple[str, str], list[Any]]) -> list[tuple[str, str, str]]:
+        """Count the skills this feedback names into ``mentions``; its action items, with their skills."""
         skills: dict[str, str] = {}
         for named in event.skills:
             skills.setdefault(skill_key(named), " ".join(named.split()))
-        column = KIND_COLUMN[event.kind]
+        column = MENTION_COLUMN[event.kind]
         at = stamp(event.timestamp)
         for key, skill in skills.items():
-            cursor.execute(
-                f"INSERT INTO {self.table('growth')} VALUES (?, ?, ?, 0, 0, 0, 0, ?, ?) "
-                f"ON CONFLICT (participant_id, skill_key) DO UPDATE SET last_mentioned_at = excluded.last_mentioned_at",
-                (event.recipient_id, key, skill, at, at))
-            cursor.execute(f"UPDATE {self.table('growth')} SET {column} = {column} + 1 "
-                           "WHERE participant_id = ? AND skill_key = ?", (event.recipient_id, key))
-        cursor.executemany(f"INSERT INTO {self.table('growth_actions')} VALUES (?, ?, ?)",
-                           [(str(i["action_id"]), event.recipient_id, json.dumps(sorted(skills)))
-                            for i in event.action_items])
+            counts = mentions.setdefault((event.recipient_id, key), [skill, 0, 0, 0, at, at])
+            counts[column] += 1
+            counts[LAST_MENTIONED] = at
+        keys = json.dumps(sorted(skills))
+        return [(str(i["action_id"]), event.recipient_id, keys) for i in event.action_items]
 
     def _completed(self, cursor: Cursor, action_ids: list[str]) -> None:
         """Credit the skills of the actions completed in this batch (counts commute: one read for all)."""

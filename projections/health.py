@@ -9,14 +9,11 @@ from typing import Any
 
 from projections import health_score as hs
 from projections.base import Item, View
+from projections.health_batch import HealthBatch, epoch
 from projections.store import Cursor, Dialect
 
 HEALTH_COLUMNS = ("relationship_id", "program_id", "lifecycle", "started_epoch", "by_mentor", "by_mentee",
                   "acknowledged", "median_hours", "actions_total", "actions_completed", "last_feedback_epoch")
-
-
-def epoch(moment: datetime) -> float:
-    return moment.timestamp()
 
 
 def from_epoch(seconds: float | None) -> datetime | None:
@@ -49,13 +46,28 @@ class HealthView(View):
     )
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
+        """A batch of events as a few statements: rows added, then counters changed once per relationship."""
+        batch = HealthBatch()
         for item in items:
-            handler = getattr(self, "_" + type(item.event).__name__, None)
+            handler = getattr(batch, type(item.event).__name__, None)
             if handler is not None:
-                handler(cursor, item.event, str(item.event.originator_id))
-        acknowledged = sorted({str(i.event.originator_id) for i in items
-                               if type(i.event).__name__ == "FeedbackReceived"})
-        self._update_medians(cursor, acknowledged)
+                handler(item.event, str(item.event.originator_id))
+        health, feedback, actions = self.table("health"), self.table("health_feedback"), self.table("health_actions")
+        cursor.executemany(f"INSERT INTO {health} ({', '.join(HEALTH_COLUMNS)}) "
+                           "VALUES (?, ?, 'active', ?, 0, 0, 0, NULL, 0, 0, NULL)", batch.started)
+        cursor.executemany(f"INSERT INTO {feedback} VALUES (?, ?, ?, NULL)", batch.feedback)
+        cursor.executemany(f"INSERT INTO {actions} VALUES (?, ?, ?, 0)", batch.actions)
+        cursor.executemany(f"UPDATE {feedback} SET ack_hours = (? - given_epoch) / 3600.0 WHERE feedback_id = ?",
+                           batch.acknowledgements)
+        cursor.executemany(f"UPDATE {actions} SET completed = 1 WHERE action_id = ?", batch.completions)
+        cursor.executemany(
+            f"UPDATE {health} SET by_mentor = by_mentor + ?, by_mentee = by_mentee + ?, "
+            "acknowledged = acknowledged + ?, actions_total = actions_total + ?, "
+            "actions_completed = actions_completed + ?, last_feedback_epoch = COALESCE(?, last_feedback_epoch) "
+            "WHERE relationship_id = ?", [(*counts, rid) for rid, counts in batch.counts.items()])
+        cursor.executemany(f"UPDATE {health} SET lifecycle = ? WHERE relationship_id = ?",
+                           [(lifecycle, rid) for rid, lifecycle in batch.lifecycle.items()])
+        self._update_medians(cursor, sorted(batch.acknowledged))
 
     def _update_medians(self, cursor: Cursor, relationship_ids: list[str]) -> None:
         """Median acknowledgement time of each relationship acknowledged in this batch: one read for all."""
@@ -77,49 +89,6 @@ class HealthView(View):
         for rid, value in cursor.fetchall():
             grouped.setdefault(rid, []).append(value)
         return grouped
-
-    def _RelationshipStarted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        cursor.execute(
-            f"INSERT INTO {self.table('health')} ({', '.join(HEALTH_COLUMNS)}) "
-            "VALUES (?, ?, 'active', ?, 0, 0, 0, NULL, 0, 0, NULL)",
-            (rid, event.program_id, epoch(event.timestamp)))
-
-    def _FeedbackGiven(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        column = "by_mentor" if event.giver_role == "mentor" else "by_mentee"
-        cursor.execute(
-            f"UPDATE {self.table('health')} SET {column} = {column} + 1, actions_total = actions_total + ?, "
-            "last_feedback_epoch = ? WHERE relationship_id = ?",
-            (len(event.action_items), epoch(event.timestamp), rid))
-        cursor.execute(f"INSERT INTO {self.table('health_feedback')} VALUES (?, ?, ?, NULL)",
-                       (str(event.feedback_id), rid, epoch(event.timestamp)))
-        cursor.executemany(f"INSERT INTO {self.table('health_actions')} VALUES (?, ?, ?, 0)",
-                           [(str(i["action_id"]), rid, i.get("due_on")) for i in event.action_items])
-
-    def _FeedbackReceived(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        feedback = self.table("health_feedback")
-        cursor.execute(f"UPDATE {feedback} SET ack_hours = (? - given_epoch) / 3600.0 WHERE feedback_id = ?",
-                       (epoch(event.timestamp), str(event.feedback_id)))
-        cursor.execute(f"UPDATE {self.table('health')} SET acknowledged = acknowledged + 1 WHERE relationship_id = ?",
-                       (rid,))
-
-    def _ActionCompleted(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        cursor.execute(f"UPDATE {self.table('health_actions')} SET completed = 1 WHERE action_id = ?",
-                       (str(event.action_id),))
-        cursor.execute(f"UPDATE {self.table('health')} SET actions_completed = actions_completed + 1 "
-                       "WHERE relationship_id = ?", (rid,))
-
-    def _lifecycle(self, cursor: Cursor, rid: str, lifecycle: str) -> None:
-        cursor.execute(f"UPDATE {self.table('health')} SET lifecycle = ? WHERE relationship_id = ?",
-                       (lifecycle, rid))
-
-    def _RelationshipPaused(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        self._lifecycle(cursor, rid, "paused")
-
-    def _RelationshipResumed(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        self._lifecycle(cursor, rid, "active")
-
-    def _RelationshipEnded(self, cursor: Cursor, event: Any, rid: str) -> None:  # noqa: N802
-        self._lifecycle(cursor, rid, "ended")
 
     # -- queries ------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError
@@ -78,16 +79,25 @@ class Projections:
         views = views if views is not None else self.views()
         start = min((v.max_tracking_id() or 0) for v in views)
         read = 0
-        while True:
-            items = read_batch(self.ledger, start, self.batch_size)
-            if not items:
-                return read
-            for view in views:
-                self._process(view, items)
-            read += len(items)
-            start = items[-1].position
-            if progress is not None:
-                progress(",".join(v.name for v in views), start, self.ledger.position())
+        # On PostgreSQL the next batch is read while this one is applied: the
+        # server works on one while Python works on the other. (SQLite works
+        # in this process, so reading ahead only contends with applying.)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+            ahead = reader.submit(read_batch, self.ledger, start, self.batch_size)
+            while True:
+                items = ahead.result()
+                if not items:
+                    return read
+                start = items[-1].position
+                if self.store.postgres:
+                    ahead = reader.submit(read_batch, self.ledger, start, self.batch_size)
+                else:
+                    ahead = _done(read_batch(self.ledger, start, self.batch_size))
+                for view in views:
+                    self._process(view, items)
+                read += len(items)
+                if progress is not None:
+                    progress(",".join(v.name for v in views), start, self.ledger.position())
 
     @staticmethod
     def _process(view: View, items: list) -> None:
@@ -209,3 +219,9 @@ class Projections:
             yield listener.wait
         finally:
             listener.close()
+
+
+def _done(result: Any) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future

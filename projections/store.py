@@ -66,8 +66,26 @@ class Cursor:
         if not self.postgres:
             self.raw.executemany(sql, [tuple(r) for r in rows])
             return
-        for row in rows:
-            self.execute(sql, row)
+        head, values = self._insert_values(sql)
+        if head is None:
+            for row in rows:
+                self.execute(sql, row)
+            return
+        if rows:
+            # One INSERT of many rows: the server parses and plans it once.
+            template = values.replace("%", "%%").replace("?", "%s")
+            self.pending.append(head.encode() + b" VALUES " + b", ".join(
+                self.raw.mogrify(template, tuple(row)) for row in rows))
+
+    @staticmethod
+    def _insert_values(sql: str) -> tuple[str | None, str]:
+        """``INSERT INTO t (...) VALUES (?, ...)`` as its head and its row template; (None, "") for other SQL."""
+        head, found, values = sql.partition(" VALUES ")
+        values = values.strip()
+        if (not found or not head.lstrip().upper().startswith("INSERT") or "?" in head
+                or not (values.startswith("(") and values.endswith(")")) or values.count("(") != 1):
+            return None, ""
+        return head, values
 
     def flush(self) -> None:
         """Send the held-back writes, in order, in one round trip."""

@@ -146,6 +146,18 @@ def test_a_rebuild_from_zero_equals_the_live_views(ledger, projections):
     assert projections.positions() == {name: ledger.position() for name in VIEW_CLASSES}
 
 
+def test_one_event_at_a_time_and_one_large_batch_give_the_same_views(ledger):
+    """Views gather a batch's changes before writing them: the batch size must not show."""
+    random_history(ledger, seed=5, relationships=5, commands=300)
+    one_by_one = Projections(ledger, batch_size=1)
+    one_by_one.catch_up()
+    expected = dump(one_by_one)
+    at_once = Projections(ledger, batch_size=1000)
+    for name in VIEW_CLASSES:
+        at_once.rebuild(name)
+    assert dump(at_once) == expected
+
+
 def test_queries_keep_working_on_the_old_generation_until_the_switch(ledger, projections):
     random_history(ledger, seed=5, relationships=3, commands=60)
     projections.catch_up()
