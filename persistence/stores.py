@@ -17,7 +17,8 @@ def token_store_for(application: Application) -> TokenStore:
     """A token store in the same database as the application's events."""
     if store_kind(application) == "postgresql":
         datastore = application.factory.datastore
-        store = TokenStore(datastore, placeholder="%s", table=datastore.qualified("api_tokens"))
+        store = TokenStore(datastore, placeholder="%s", table=datastore.qualified("api_tokens"),
+                           reader=datastore.cursor)
     else:
         store = TokenStore(application.factory.datastore, placeholder="?")
     store.create_table()
