@@ -87,6 +87,11 @@ class View(TrackingRecorder):
             cursor.execute(f"DROP TABLE IF EXISTS {self.table(logical)}")
         cursor.execute(f"DELETE FROM {self.store.table(TRACKING_TABLE)} WHERE name = ?", (self.tracking_name,))
 
+    def lock(self, cursor: Cursor) -> None:
+        """Serialise this transaction with every other change to this view (SQLite: its write lock does)."""
+        if self.store.postgres:
+            cursor.execute("SELECT pg_advisory_xact_lock(?)", (self.store.lock_key(self.tracking_name),))
+
     # -- tracking (the library's TrackingRecorder interface) -----------------
 
     def insert_tracking(self, tracking: Tracking) -> None:
@@ -128,6 +133,7 @@ class BatchProjection(Projection[View]):
         """Apply the items this view has not seen yet; returns how many were new."""
         view = self.view
         with view.store.transaction(write=True) as cursor:
+            view.lock(cursor)
             done = view.position(cursor) or 0
             fresh = [item for item in items if item.position > done]
             if not fresh:

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from projections import health_rank as hr
 from projections import health_score as hs
 from projections.base import Item, View
 from projections.health_batch import HealthBatch, epoch
-from projections.store import Cursor, Dialect
+from projections.store import Cursor
 
 HEALTH_COLUMNS = ("relationship_id", "program_id", "lifecycle", "started_epoch", "by_mentor", "by_mentee",
                   "acknowledged", "median_hours", "actions_total", "actions_completed", "last_feedback_epoch")
@@ -38,12 +39,22 @@ class HealthView(View):
         "health_actions": (
             "action_id TEXT PRIMARY KEY, relationship_id TEXT NOT NULL, due_on TEXT, completed INTEGER NOT NULL"
         ),
+        "health_rank": hr.RANK_TABLE,
     }
     INDEXES = (
         ("health_by_program", "health", "program_id, relationship_id"),
         ("health_feedback_by_relationship", "health_feedback", "relationship_id"),
         ("health_actions_open", "health_actions", "relationship_id, completed, due_on"),
+        *hr.RANK_INDEXES,
     )
+
+    @property
+    def tables(self) -> dict[str, str]:
+        return {logical: self.table(logical) for logical in self.TABLES}
+
+    def create_tables(self, cursor: Cursor) -> None:
+        super().create_tables(cursor)
+        hr.backfill(cursor, self.tables)
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         """A batch of events as a few statements: rows added, then counters changed once per relationship."""
@@ -67,6 +78,12 @@ class HealthView(View):
             "WHERE relationship_id = ?", [(*counts, rid) for rid, counts in batch.counts.items()])
         cursor.executemany(f"UPDATE {health} SET lifecycle = ? WHERE relationship_id = ?",
                            [(lifecycle, rid) for rid, lifecycle in batch.lifecycle.items()])
+        rank = self.table("health_rank")
+        cursor.executemany(f"INSERT INTO {rank} (relationship_id, program_id, next_change, ranked_at) "
+                           "VALUES (?, ?, 0, 0)", [(rid, program_id) for rid, program_id, _ in batch.started])
+        changed = batch.counts.keys() | batch.lifecycle.keys()
+        cursor.executemany(f"UPDATE {rank} SET next_change = 0 WHERE relationship_id = ?",
+                           [(rid,) for rid in sorted(changed)])
         self._update_medians(cursor, sorted(batch.acknowledged))
 
     def _update_medians(self, cursor: Cursor, relationship_ids: list[str]) -> None:
@@ -106,21 +123,18 @@ class HealthView(View):
         return {rid: _figures(row, hours.get(rid, []), due.get(rid, [])) for rid, row in rows.items()}
 
     def worst_first(self, cursor: Cursor, now: datetime, *, program_id: str | None, status: str | None,
-                    after: tuple[int, str] | None, limit: int) -> list[tuple[str, int, str]]:
+                    after: tuple[int, str] | None, limit: int) -> list[hr.Ranked]:
         """(relationship_id, score, status) at ``now``, lowest score first, keyset-paged."""
-        sql, params = scored_sql(self.store.dialect, self.table("health"), self.table("health_actions"),
-                                 now, program_id)
-        conditions, extra = [], []
-        if status is not None:
-            conditions.append("status = ?")
-            extra.append(status)
-        if after is not None:
-            conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
-            extra += [after[0], after[0], after[1]]
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        cursor.execute(f"SELECT relationship_id, score, status FROM ({sql}) AS ranked {where} "
-                       "ORDER BY score, relationship_id LIMIT ?", [*params, *extra, limit])
-        return [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
+        return hr.worst_first(cursor, self.store.dialect, self.tables, now, program_id=program_id, status=status,
+                              after=after, limit=limit)
+
+    def has_stale_ranks(self, cursor: Cursor, now: datetime) -> bool:
+        cursor.execute(f"SELECT 1 FROM {self.table('health_rank')} WHERE next_change <= ? LIMIT 1", (epoch(now),))
+        return cursor.fetchone() is not None
+
+    def rerank(self, cursor: Cursor, now: datetime) -> int:
+        """Score every relationship whose ranking is stale at ``now`` (see projections.health_rank)."""
+        return hr.rerank(cursor, self.store.dialect, self.tables, now)
 
 
 def _figures(row: dict[str, Any], hours: list[float], due: list[str | None]) -> hs.HealthFigures:
@@ -131,70 +145,3 @@ def _figures(row: dict[str, Any], hours: list[float], due: list[str | None]) -> 
         actions_total=row["actions_total"], actions_completed=row["actions_completed"],
         open_due_dates=tuple(due), last_feedback_at=from_epoch(row["last_feedback_epoch"]),
     )
-
-
-def scored_sql(d: Dialect, health: str, actions: str, now: datetime,
-               program_id: str | None) -> tuple[str, list[Any]]:
-    """The scoring formula of health_score, in SQL, so lists can be ordered by it in the database.
-
-    Tests check that it agrees with the Python formula on a table of cases.
-    """
-
-    def floor(expr: str) -> str:
-        return f"CAST({expr} AS INTEGER)" if d.name == "sqlite" else f"FLOOR({expr})"
-
-    def clamp(expr: str, low: str = "0", high: str = "1") -> str:
-        return f"{d.greatest}({low}, {d.least}({high}, {expr}))"
-
-    larger = f"{d.greatest}(by_mentor, by_mentee)"
-    total = " + ".join([
-        f"{hs.WEIGHTS['balance']}.0 * CASE WHEN {larger} = 0 THEN 0 "
-        f"ELSE 1.0 * {d.least}(by_mentor, by_mentee) / {larger} END",
-        f"{hs.WEIGHTS['closure']}.0 * CASE WHEN by_mentor + by_mentee = 0 THEN 0 "
-        "ELSE 1.0 * acknowledged / (by_mentor + by_mentee) END",
-        f"{hs.WEIGHTS['follow_through']}.0 * CASE WHEN actions_total = 0 THEN 0.5 "
-        "ELSE 1.0 * actions_completed / actions_total END",
-        f"{hs.WEIGHTS['cadence']}.0 * " + clamp(
-            f"1 - (quiet - {hs.CADENCE_GRACE_DAYS}) / {float(hs.CADENCE_ZERO_DAYS - hs.CADENCE_GRACE_DAYS)}"),
-        f"{hs.WEIGHTS['responsiveness']}.0 * CASE WHEN median_hours IS NULL THEN 0 ELSE " + clamp(
-            f"1 - (median_hours - {hs.RESPONSE_GRACE_HOURS}) / "
-            f"{float(hs.RESPONSE_ZERO_HOURS - hs.RESPONSE_GRACE_HOURS)}") + " END",
-    ])
-    penalty = f"{d.least}({hs.OVERDUE_PENALTY_CAP}, {hs.OVERDUE_PENALTY} * late)"
-    bands = " ".join(f"WHEN score >= {low} THEN '{name}'" for low, name in hs.BANDS)
-    now_epoch = epoch(now)
-    program_clause = "WHERE h.program_id = ?" if program_id is not None else ""
-    open_late = "completed = 0 AND due_on IS NOT NULL AND due_on < ?"
-    if program_id is None and d.name == "postgresql":
-        # Every relationship on PostgreSQL: count overdue actions in one pass (SQLite is faster by index).
-        late = "COALESCE(overdue.late, 0)"
-        overdue_join = (f"LEFT JOIN (SELECT relationship_id, COUNT(*) AS late FROM {actions} WHERE {open_late} "
-                        "GROUP BY relationship_id) AS overdue ON overdue.relationship_id = h.relationship_id")
-    else:
-        # One program (or SQLite): look up each relationship's overdue actions by index.
-        late = (f"(SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id "
-                f"AND a.{open_late.replace(' AND ', ' AND a.')})")
-        overdue_join = ""
-    sql = f"""
-        SELECT relationship_id, score,
-            CASE WHEN lifecycle IN ('ended', 'paused') THEN lifecycle
-                 WHEN given < {hs.TOO_EARLY_FEEDBACK} AND age < {hs.TOO_EARLY_DAYS} THEN 'too_early'
-                 WHEN quiet > {hs.DORMANT_DAYS} THEN 'dormant'
-                 {bands} ELSE 'at_risk' END AS status
-        FROM (
-            SELECT relationship_id, lifecycle, by_mentor + by_mentee AS given, quiet, age,
-                   {floor(clamp(f"({total}) - {penalty}", "0", "100") + " + 0.5")} AS score
-            FROM (
-                SELECT h.*,
-                    {floor(d.greatest + "(0, ? - COALESCE(h.last_feedback_epoch, h.started_epoch)) / " + str(hs.DAY))} AS quiet,
-                    {floor(d.greatest + "(0, ? - h.started_epoch) / " + str(hs.DAY))} AS age,
-                    {late} AS late
-                FROM {health} h {overdue_join}
-                {program_clause}
-            ) AS base
-        ) AS scored"""
-    params: list[Any] = [now_epoch, now_epoch, now.astimezone(timezone.utc).date().isoformat()]
-    if program_id is not None:
-        params.append(program_id)
-    return sql, params
-

@@ -87,6 +87,7 @@ class Projections:
             while True:
                 items = ahead.result()
                 if not items:
+                    self._rerank(views)
                     return read
                 start = items[-1].position
                 if self.store.postgres:
@@ -98,6 +99,19 @@ class Projections:
                 read += len(items)
                 if progress is not None:
                     progress(",".join(v.name for v in views), start, self.ledger.position())
+
+    def _rerank(self, views: list[View]) -> None:
+        """Bring stale health rankings up to date, so worst-first pages read an index (see health_rank)."""
+        now = self.ledger.clock()
+        for view in views:
+            if not isinstance(view, HealthView):
+                continue
+            with view.store.transaction(write=False) as cursor:
+                stale = view.has_stale_ranks(cursor, now)
+            if stale:
+                with view.store.transaction(write=True) as cursor:
+                    view.lock(cursor)
+                    view.rerank(cursor, now)
 
     @staticmethod
     def _process(view: View, items: list) -> None:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.principal import Principal
 from projections import health_score as hs
 from projections.audit import AuditFilter
 from projections.index import IndexFilter
@@ -29,19 +30,25 @@ def projections(ledger):
 
 
 def dump(projections: Projections) -> dict[str, list[tuple]]:
-    """Every row of every live view table, sorted: equal dumps mean equal views."""
+    """Every row of every live view table, sorted: equal dumps mean equal views.
+
+    The health ranking is left out: it is the scores as of when it was last
+    ranked, a time-dependent cache checked by the worst-first tests below.
+    """
     contents = {}
     for view in projections.views():
         with view.store.transaction(write=False) as cursor:
             for logical in view.TABLES:
+                if logical == "health_rank":
+                    continue
                 cursor.execute(f"SELECT * FROM {view.table(logical)}")
                 contents[logical] = sorted(cursor.fetchall(), key=repr)
     return contents
 
 
-def read(view, method, *args):
+def read(view, method, *args, **kwargs):
     with view.store.transaction(write=False) as cursor:
-        return getattr(view, method)(cursor, *args)
+        return getattr(view, method)(cursor, *args, **kwargs)
 
 
 def test_the_index_lists_and_filters_relationships(ledger, projections):
@@ -220,3 +227,88 @@ def test_ignored_events_are_tracked_too(ledger, projections):
 def _programs(projections: Projections, program_id: str) -> set[str]:
     rows = read(projections.view("relationship_index"), "page", IndexFilter(program_id=program_id), None, 1000)
     return {row["relationship_id"] for row in rows}
+
+
+def _everything_scored(view, now, **filters):
+    """The page as if no ranking were kept: every relationship scored at ``now``."""
+    from projections import health_rank as hr
+
+    with view.store.transaction(write=False) as cursor:
+        sql = hr.scored_sql(view.store.dialect, view.tables, now, program_id=filters.get("program_id"))
+        return hr._scored_page(cursor, sql, filters.get("status"), filters.get("after"), filters.get("limit", 500))
+
+
+def _assert_pages_agree(view, now):
+    every = _everything_scored(view, now)
+    assert every, "a history to rank"
+    statuses = sorted({status for _, _, status in every})
+    for program_id in (None, "spring"):
+        for status in (None, *statuses):
+            expected = _everything_scored(view, now, program_id=program_id, status=status)
+            pages, after = [], None
+            while True:
+                page = read(view, "worst_first", now, program_id=program_id, status=status, after=after, limit=4)
+                pages += page
+                if len(page) < 4:
+                    break
+                after = (page[-1][1], page[-1][0])
+            assert pages == expected, (now, program_id, status)
+
+
+def test_worst_first_from_the_ranking_equals_scoring_every_relationship(ledger, projections):
+    random_history(ledger, seed=13, relationships=12, commands=250)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    ranked_at = ledger.clock.now
+    with view.store.transaction(write=False) as cursor:
+        assert not view.has_stale_ranks(cursor, ranked_at)  # the catch-up ranked everything
+    # Large steps, then five-hour steps through weeks where scores fall a point every day or two
+    # (cadence past its grace period, actions falling due) and statuses turn dormant.
+    steps = [timedelta(minutes=5), timedelta(hours=5), timedelta(hours=30), timedelta(days=13)]
+    steps += [timedelta(days=14, hours=5 * k) for k in range(1, 30)]
+    steps += [timedelta(days=59, hours=5 * k) for k in range(1, 12)] + [timedelta(days=90)]
+    for later in steps:
+        now = ranked_at + later
+        _assert_pages_agree(view, now)  # some rows gone stale with time
+        ledger.clock.now = now - timedelta(minutes=1)
+        projections.catch_up()  # ranks again at ``now``
+        with view.store.transaction(write=False) as cursor:
+            assert not view.has_stale_ranks(cursor, now)
+        _assert_pages_agree(view, now)
+
+
+def test_an_event_makes_its_relationships_ranking_stale(ledger, projections, monkeypatch):
+    rids = random_history(ledger, seed=17, relationships=6, commands=80)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    monkeypatch.setattr(Projections, "_rerank", lambda self, views: None)
+    changed = 0
+    for rid in rids:
+        state = ledger.get_relationship(COORDINATOR, rid)
+        if state["status"] == "active":
+            mentee = Principal(state["mentee_id"], "participant")
+            feedback(ledger, rid, by=mentee, content="one more", action_items=[])
+            changed += 1
+    assert changed
+    projections.catch_up()
+    now = ledger.clock.now
+    _assert_pages_agree(view, now)
+
+
+def test_a_clock_behind_the_ranking_scores_every_relationship(ledger, projections):
+    random_history(ledger, seed=19, relationships=6, commands=80)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    _assert_pages_agree(view, ledger.clock.now - timedelta(hours=2))
+
+
+def test_health_tables_made_before_the_ranking_are_given_one(ledger, projections):
+    random_history(ledger, seed=23, relationships=6, commands=60)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    with view.store.transaction(write=True) as cursor:
+        cursor.execute(f"DELETE FROM {view.table('health_rank')}")
+        view.create_tables(cursor)
+        cursor.execute(f"SELECT COUNT(*) FROM {view.table('health_rank')}")
+        assert cursor.fetchone()[0] == 6
+    _assert_pages_agree(view, ledger.clock.now)

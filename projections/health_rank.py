@@ -1,0 +1,186 @@
+"""Health scores in SQL, and a ranking kept ahead of time so worst-first pages need no full scan.
+
+A score depends on the figures and on the clock, but the clock enters only
+through whole days: days since the last feedback, days since the start, and
+today's date (for overdue actions). Between one such boundary and the next,
+a relationship's score and status stay exactly as they are. So each
+relationship's score and status are kept in ``health_rank`` together with
+``next_change``, the first moment after which they may differ. A row is
+*fresh* at ``now`` when it was ranked at or before ``now`` and ``now`` is
+before its ``next_change``; events mark their relationship's row stale at once
+(``next_change = 0``).
+
+A worst-first page is then the fresh rows, read in score order from an index,
+merged with the stale rows, scored exactly: the same answer as scoring every
+relationship, without reading every relationship. ``rerank`` (run after each
+catch-up) keeps the stale set small.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+from typing import Any
+
+from projections import health_score as hs
+from projections.health_batch import epoch
+from projections.store import Cursor, Dialect
+
+RANK_TABLE = (
+    "relationship_id TEXT PRIMARY KEY, program_id TEXT NOT NULL, score INTEGER, status TEXT, "
+    "next_change {DOUBLE} NOT NULL, ranked_at {DOUBLE} NOT NULL"
+)
+RANK_INDEXES = (
+    ("health_rank_order", "health_rank", "score, relationship_id"),
+    ("health_rank_by_program", "health_rank", "program_id, score, relationship_id"),
+    ("health_rank_stale", "health_rank", "next_change"),
+    ("health_rank_ranked_at", "health_rank", "ranked_at"),
+)
+Ranked = tuple[str, int, str]  # (relationship_id, score, status)
+
+
+def next_change(now: datetime, quiet_since: float, started: float, quiet: int, age: int) -> float:
+    """The first moment after ``now`` at which a score or status computed at ``now`` may differ."""
+    tomorrow = datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), time(), timezone.utc)
+    return min(quiet_since + (quiet + 1) * hs.DAY, started + (age + 1) * hs.DAY, tomorrow.timestamp())
+
+
+def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) -> int:
+    """Score the stale rows of ``health_rank`` at ``now``; returns how many there were."""
+    sql, params = scored_sql(d, tables, now, stale=True)
+    cursor.execute(f"SELECT relationship_id, score, status, quiet_since, started_epoch, quiet, age FROM ({sql}) s",
+                   params)
+    rows = cursor.fetchall()
+    moment = epoch(now)
+    cursor.executemany(
+        f"UPDATE {tables['health_rank']} SET score = ?, status = ?, next_change = ?, ranked_at = ? "
+        "WHERE relationship_id = ?",
+        [(int(score), status, next_change(now, since, started, int(quiet), int(age)), moment, rid)
+         for rid, score, status, since, started, quiet, age in rows])
+    return len(rows)
+
+
+def backfill(cursor: Cursor, tables: dict[str, str]) -> None:
+    """Give every relationship a (stale) rank row: for health tables made before the ranking existed."""
+    rank, health = tables["health_rank"], tables["health"]
+    cursor.execute(f"INSERT INTO {rank} (relationship_id, program_id, next_change, ranked_at) "
+                   f"SELECT h.relationship_id, h.program_id, 0, 0 FROM {health} h "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {rank} r WHERE r.relationship_id = h.relationship_id)")
+
+
+def worst_first(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None,
+                status: str | None, after: tuple[int, str] | None, limit: int) -> list[Ranked]:
+    """(relationship_id, score, status) at ``now``, lowest score first, keyset-paged."""
+    cursor.execute(f"SELECT MAX(ranked_at) FROM {tables['health_rank']}")
+    newest = cursor.fetchone()[0]
+    if newest is not None and newest > epoch(now):
+        # Ranked by a clock ahead of this one: those rows cannot be trusted at ``now``; score everything.
+        return _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id), status, after, limit)
+    stale = _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id, stale=True),
+                         status, after, limit)
+    conditions, params = ["next_change > ?"], [epoch(now)]
+    if program_id is not None:
+        conditions.append("program_id = ?")
+        params.append(program_id)
+    if status is not None:
+        conditions.append("status = ?")
+        params.append(status)
+    if after is not None:
+        conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
+        params += [after[0], after[0], after[1]]
+    cursor.execute(f"SELECT relationship_id, score, status FROM {tables['health_rank']} "
+                   f"WHERE {' AND '.join(conditions)} ORDER BY score, relationship_id LIMIT ?", [*params, limit])
+    fresh = [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
+    return sorted(stale + fresh, key=lambda row: (row[1], row[0]))[:limit]
+
+
+def _scored_page(cursor: Cursor, scored: tuple[str, list[Any]], status: str | None,
+                 after: tuple[int, str] | None, limit: int) -> list[Ranked]:
+    sql, params = scored
+    conditions, extra = [], []
+    if status is not None:
+        conditions.append("status = ?")
+        extra.append(status)
+    if after is not None:
+        conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
+        extra += [after[0], after[0], after[1]]
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    cursor.execute(f"SELECT relationship_id, score, status FROM ({sql}) AS ranked {where} "
+                   "ORDER BY score, relationship_id LIMIT ?", [*params, *extra, limit])
+    return [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
+
+
+def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None = None,
+               stale: bool = False) -> tuple[str, list[Any]]:
+    """The scoring formula of health_score, in SQL, so lists can be ordered by it in the database.
+
+    Rows: relationship_id, score, status, and what ``next_change`` needs.
+    ``stale`` keeps to the relationships whose ranking is stale at ``now``.
+    Tests check that it agrees with the Python formula on a table of cases.
+    """
+    health, actions, rank = tables["health"], tables["health_actions"], tables["health_rank"]
+
+    def floor(expr: str) -> str:
+        return f"CAST({expr} AS INTEGER)" if d.name == "sqlite" else f"FLOOR({expr})"
+
+    def clamp(expr: str, low: str = "0", high: str = "1") -> str:
+        return f"{d.greatest}({low}, {d.least}({high}, {expr}))"
+
+    larger = f"{d.greatest}(by_mentor, by_mentee)"
+    total = " + ".join([
+        f"{hs.WEIGHTS['balance']}.0 * CASE WHEN {larger} = 0 THEN 0 "
+        f"ELSE 1.0 * {d.least}(by_mentor, by_mentee) / {larger} END",
+        f"{hs.WEIGHTS['closure']}.0 * CASE WHEN by_mentor + by_mentee = 0 THEN 0 "
+        "ELSE 1.0 * acknowledged / (by_mentor + by_mentee) END",
+        f"{hs.WEIGHTS['follow_through']}.0 * CASE WHEN actions_total = 0 THEN 0.5 "
+        "ELSE 1.0 * actions_completed / actions_total END",
+        f"{hs.WEIGHTS['cadence']}.0 * " + clamp(
+            f"1 - (quiet - {hs.CADENCE_GRACE_DAYS}) / {float(hs.CADENCE_ZERO_DAYS - hs.CADENCE_GRACE_DAYS)}"),
+        f"{hs.WEIGHTS['responsiveness']}.0 * CASE WHEN median_hours IS NULL THEN 0 ELSE " + clamp(
+            f"1 - (median_hours - {hs.RESPONSE_GRACE_HOURS}) / "
+            f"{float(hs.RESPONSE_ZERO_HOURS - hs.RESPONSE_GRACE_HOURS)}") + " END",
+    ])
+    penalty = f"{d.least}({hs.OVERDUE_PENALTY_CAP}, {hs.OVERDUE_PENALTY} * late)"
+    bands = " ".join(f"WHEN score >= {low} THEN '{name}'" for low, name in hs.BANDS)
+    now_epoch = epoch(now)
+    today = now.astimezone(timezone.utc).date().isoformat()
+    conditions, params = [], []
+    join = ""
+    if stale:
+        join = f"JOIN {rank} r ON r.relationship_id = h.relationship_id"
+        conditions.append("r.next_change <= ?")
+        params.append(now_epoch)
+    if program_id is not None:
+        conditions.append("h.program_id = ?")
+        params.append(program_id)
+    open_late = "completed = 0 AND due_on IS NOT NULL AND due_on < ?"
+    if program_id is None and not stale and d.name == "postgresql":
+        # Every relationship on PostgreSQL: count overdue actions in one pass (SQLite is faster by index).
+        late = "COALESCE(overdue.late, 0)"
+        join = (f"LEFT JOIN (SELECT relationship_id, COUNT(*) AS late FROM {actions} WHERE {open_late} "
+                "GROUP BY relationship_id) AS overdue ON overdue.relationship_id = h.relationship_id")
+    else:
+        # A few relationships (or SQLite): look up each relationship's overdue actions by index.
+        late = (f"(SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id "
+                f"AND a.{open_late.replace(' AND ', ' AND a.')})")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    sql = f"""
+        SELECT relationship_id, score, quiet, age, quiet_since, started_epoch,
+            CASE WHEN lifecycle IN ('ended', 'paused') THEN lifecycle
+                 WHEN given < {hs.TOO_EARLY_FEEDBACK} AND age < {hs.TOO_EARLY_DAYS} THEN 'too_early'
+                 WHEN quiet > {hs.DORMANT_DAYS} THEN 'dormant'
+                 {bands} ELSE 'at_risk' END AS status
+        FROM (
+            SELECT relationship_id, lifecycle, by_mentor + by_mentee AS given, quiet, age, quiet_since,
+                   started_epoch, {floor(clamp(f"({total}) - {penalty}", "0", "100") + " + 0.5")} AS score
+            FROM (
+                SELECT h.*, COALESCE(h.last_feedback_epoch, h.started_epoch) AS quiet_since,
+                    {floor(d.greatest + "(0, ? - COALESCE(h.last_feedback_epoch, h.started_epoch)) / " + str(hs.DAY))}
+                        AS quiet,
+                    {floor(d.greatest + "(0, ? - h.started_epoch) / " + str(hs.DAY))} AS age,
+                    {late} AS late
+                FROM {health} h {join}
+                {where}
+            ) AS base
+        ) AS scored"""
+    # Parameters in text order: the two day counts, today's date (in the select list or the join), the WHERE's.
+    return sql, [now_epoch, now_epoch, today, *params]
