@@ -90,7 +90,23 @@ def queries(ledger, projections: Projections, rids: list, runs: int) -> dict[str
             lambda: reader.list_relationships(AUDITOR, __import__("projections.index").index.IndexFilter(
                 program_id="program-7"), None, 50), runs),
         "audit_verify_whole_chain": timed(lambda: reader.verify_audit(AUDITOR), 1),
+        **ranking_from_nothing(ledger, projections, reader, runs),
     }
+
+
+def ranking_from_nothing(ledger, projections: Projections, reader: LedgerQueries, runs: int) -> dict[str, Any]:
+    """The worst case of health worst first: every ranking stale (as just after midnight), then ranking all."""
+    view = projections.view("relationship_health")
+    with view.store.transaction(write=True) as cursor:
+        cursor.execute(f"UPDATE {view.table('health_rank')} SET next_change = 0")
+    stale_page = timed(lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50),
+                       max(3, runs // 20))
+    started = time.perf_counter()
+    with view.store.transaction(write=True) as cursor:
+        ranked = view.rerank(cursor, ledger.clock())
+    return {"health_page_worst_first_every_ranking_stale": stale_page,
+            "rank_every_relationship": {"relationships": ranked,
+                                        "seconds": round(time.perf_counter() - started, 2)}}
 
 
 def measure(kind: str, relationships: int, runs: int) -> dict[str, Any]:

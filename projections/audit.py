@@ -62,6 +62,7 @@ class AuditTrailView(View):
         ("audit_by_type", "audit_trail", "type, position"),
         ("audit_by_time", "audit_trail", "recorded_at, position"),
     )
+    QUERY_INDEXES = frozenset({"audit_by_program", "audit_by_actor", "audit_by_type", "audit_by_time"})
 
     PROGRAMS_REMEMBERED = 50_000
 

@@ -59,6 +59,9 @@ class View(TrackingRecorder):
     name: str = ""
     TABLES: dict[str, str] = {}
     INDEXES: tuple[tuple[str, str, str], ...] = ()  # (index name, table, columns)
+    # Indexes that only queries use, not ``apply``: a rebuild makes them once its tables are full,
+    # which costs far less than keeping them up to date row by row.
+    QUERY_INDEXES: frozenset[str] = frozenset()
 
     def __init__(self, store: ViewStore, generation: int) -> None:
         self.store = store
@@ -73,12 +76,15 @@ class View(TrackingRecorder):
 
     # -- schema ---------------------------------------------------------------
 
-    def create_tables(self, cursor: Cursor) -> None:
+    def create_tables(self, cursor: Cursor, *, query_indexes: bool = True) -> None:
+        """The view's tables and indexes, where missing; ``query_indexes=False`` leaves out QUERY_INDEXES."""
         types = {"DOUBLE": self.store.dialect.double, "BLOB": self.store.dialect.blob}
         for logical, columns in self.TABLES.items():
             definition = columns.format(**types)
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table(logical)} ({definition})")
         for index, logical, columns in self.INDEXES:
+            if not query_indexes and index in self.QUERY_INDEXES:
+                continue
             physical = f"{index}_g{self.generation}"
             cursor.execute(f'CREATE INDEX IF NOT EXISTS "{physical}" ON {self.table(logical)} ({columns})')
 

@@ -26,7 +26,10 @@ def plain(value: Any) -> Any:
 
 def stamp(moment: datetime) -> str:
     """A UTC time as fixed-width RFC 3339 (microseconds always shown), so text order is time order."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(timezone.utc)
+    if utc.year < 1000:  # strftime does not pad such years; keep its spelling
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _scalar(value: Any) -> str:

@@ -52,8 +52,10 @@ class HealthView(View):
     def tables(self) -> dict[str, str]:
         return {logical: self.table(logical) for logical in self.TABLES}
 
-    def create_tables(self, cursor: Cursor) -> None:
-        super().create_tables(cursor)
+    QUERY_INDEXES = frozenset({"health_by_program", *hr.RANK_QUERY_INDEXES})
+
+    def create_tables(self, cursor: Cursor, *, query_indexes: bool = True) -> None:
+        super().create_tables(cursor, query_indexes=query_indexes)
         hr.backfill(cursor, self.tables)
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:

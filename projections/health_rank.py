@@ -35,6 +35,7 @@ RANK_INDEXES = (
     ("health_rank_stale", "health_rank", "next_change"),
     ("health_rank_ranked_at", "health_rank", "ranked_at"),
 )
+RANK_QUERY_INDEXES = ("health_rank_order", "health_rank_by_program", "health_rank_ranked_at")
 Ranked = tuple[str, int, str]  # (relationship_id, score, status)
 
 

@@ -56,6 +56,7 @@ class RelationshipIndexView(View):
         ("relationships_by_mentor", "relationships", "mentor_id, started_at, relationship_id"),
         ("relationships_by_mentee", "relationships", "mentee_id, started_at, relationship_id"),
     )
+    QUERY_INDEXES = frozenset(name for name, _, _ in INDEXES)
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         table = self.table("relationships")

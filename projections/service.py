@@ -156,8 +156,10 @@ class Projections:
             old = live_generation(cursor, self.store, name) or 1
             fresh = self._instance(name, old + 1)
             fresh.drop_tables(cursor)
-            fresh.create_tables(cursor)
+            fresh.create_tables(cursor, query_indexes=False)
         self.catch_up([fresh], progress)
+        with self.store.transaction(write=True) as cursor:
+            fresh.create_tables(cursor)  # now the indexes only queries use
         self._analyse(fresh)
         while not self._switch(name, old, fresh):
             self.catch_up([fresh], progress)

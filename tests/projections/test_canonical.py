@@ -35,3 +35,11 @@ def test_known_bytes_stay_the_same():
     assert canonical(value) == (
         b'{"a":{"y":true,"z":null},"b":["00000000-0000-0000-0000-000000000001",'
         b'"2026-01-05T09:00:00.000000Z","2026-02-01",["\xc3\xa9",2.5]]}')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(timezones=zones) | st.datetimes())
+def test_times_are_spelled_as_strftime_spells_them(moment):
+    from projections.canonical import stamp
+
+    assert stamp(moment) == moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

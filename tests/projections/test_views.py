@@ -312,3 +312,34 @@ def test_health_tables_made_before_the_ranking_are_given_one(ledger, projections
         cursor.execute(f"SELECT COUNT(*) FROM {view.table('health_rank')}")
         assert cursor.fetchone()[0] == 6
     _assert_pages_agree(view, ledger.clock.now)
+
+
+def test_a_rebuilt_view_has_every_index(ledger, projections):
+    random_history(ledger, seed=29, relationships=3, commands=30)
+    projections.catch_up()
+    for name in VIEW_CLASSES:
+        projections.rebuild(name)
+        view = projections.view(name)
+        with view.store.transaction(write=False) as cursor:
+            if view.store.postgres:
+                cursor.execute("SELECT indexname FROM pg_indexes")
+            else:
+                cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            present = {row[0] for row in cursor.fetchall()}
+        assert {f"{index}_g{view.generation}" for index, _, _ in view.INDEXES} <= present, name
+
+
+@pytest.mark.parametrize("rows", [3, 250])  # a multi-row INSERT, and on PostgreSQL a COPY
+def test_many_rows_arrive_exactly_as_written(projections, rows):
+    tricky = ["tab\there", "new\nline", "back\\slash", "\\.", "\\N", "carriage\rreturn", "ünï ✓ 𝄞", "", "'quoted'"]
+    written = [(n, tricky[n % len(tricky)] + str(n), None if n % 4 == 0 else n * 0.5, 2**62 - n)
+               for n in range(rows)]
+    table = projections.store.table("rows_check")
+    with projections.store.transaction(write=True) as cursor:
+        cursor.execute(f"CREATE TABLE {table} (n INTEGER PRIMARY KEY, text_value TEXT NOT NULL, "
+                       f"real_value {projections.store.dialect.double}, big BIGINT NOT NULL)")
+        cursor.executemany(f"INSERT INTO {table} (n, text_value, real_value, big) VALUES (?, ?, ?, ?)", written)
+        cursor.execute(f"SELECT n, text_value, real_value, big FROM {table} ORDER BY n")
+        read_back = [tuple(row) for row in cursor.fetchall()]
+        cursor.execute(f"DROP TABLE {table}")
+    assert read_back == written
