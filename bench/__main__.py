@@ -32,7 +32,7 @@ def main() -> None:
             # The lag is measured at half the maximum command throughput this same run measured.
             extra += ["--rate", str(half_the_maximum(results["commands"]))]
         out = subprocess.run([sys.executable, "-m", module, *extra],
-                             capture_output=True, text=True, check=True).stdout
+                             stdout=subprocess.PIPE, text=True, check=True).stdout  # stderr shows as it comes
         results[module.split(".")[1]] = json.loads(out)
         print(f"{module}: {time.perf_counter() - begun:.0f}s", file=sys.stderr)
     results["total_seconds"] = round(time.perf_counter() - started, 1)

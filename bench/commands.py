@@ -46,10 +46,11 @@ end
 """
 
 
-def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+def run_wrk(url: str, script: Path | None, connections: int, seconds: int) -> dict[str, float]:
     threads = min(2, connections)
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-                          url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    scripted = ["-s", str(script)] if script is not None else []
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", *scripted, url],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     latency = {p: _ms(re.search(rf"^\s+{p}%\s+(\S+)", out, re.M).group(1)) for p in ("50", "99")}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -114,6 +115,8 @@ def measure(kind: str, relationships: int, seconds: int) -> dict[str, Any]:
         try:
             for connections in (1, 8, 32):
                 result[f"http_{connections}_connections"] = run_wrk(server.url, script, connections, seconds)
+            # The floor: what gunicorn and Flask cost for a request that does nothing (no auth, no store).
+            result["http_8_connections_healthz"] = run_wrk(server.url + "/healthz", None, 8, seconds)
         finally:
             server.stop()
         result["ratio_http_8_to_in_process"] = round(
