@@ -45,19 +45,29 @@ def next_change(now: datetime, quiet_since: float, started: float, quiet: int, a
     return min(quiet_since + (quiet + 1) * hs.DAY, started + (age + 1) * hs.DAY, tomorrow.timestamp())
 
 
+RERANK_CHUNK = 10_000  # rows scored and written at a time, so memory stays bounded however many are stale
+
+
 def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) -> int:
-    """Score the stale rows of ``health_rank`` at ``now``; returns how many there were."""
-    sql, params = scored_sql(d, tables, now, stale=True)
-    cursor.execute(f"SELECT relationship_id, score, status, quiet_since, started_epoch, quiet, age FROM ({sql}) s",
-                   params)
-    rows = cursor.fetchall()
-    moment = epoch(now)
-    cursor.executemany(
-        f"UPDATE {tables['health_rank']} SET score = ?, status = ?, next_change = ?, ranked_at = ? "
-        "WHERE relationship_id = ?",
-        [(int(score), status, next_change(now, since, started, int(quiet), int(age)), moment, rid)
-         for rid, score, status, since, started, quiet, age in rows])
-    return len(rows)
+    """Score the stale rows of ``health_rank`` at ``now``, a chunk at a time; returns how many there were."""
+    moment, total, after = epoch(now), 0, None
+    while True:
+        sql, params = scored_sql(d, tables, now, stale=True, stale_limit=RERANK_CHUNK, stale_after=after)
+        cursor.execute(f"SELECT relationship_id, score, status, quiet_since, started_epoch, quiet, age "
+                       f"FROM ({sql}) s", params)
+        rows = cursor.fetchall()
+        # Ranked rows leave the stale set (their next change is after ``now``). The first chunk is
+        # found by next_change (quick when few are stale); when there are more, the rest are walked in
+        # id order, since index entries of rows just ranked would otherwise be stepped over again and again.
+        cursor.executemany(
+            f"UPDATE {tables['health_rank']} SET score = ?, status = ?, next_change = ?, ranked_at = ? "
+            "WHERE relationship_id = ?",
+            [(int(score), status, next_change(now, since, started, int(quiet), int(age)), moment, rid)
+             for rid, score, status, since, started, quiet, age in rows])
+        total += len(rows)
+        if len(rows) < RERANK_CHUNK:
+            return total
+        after = "" if after is None else max(row[0] for row in rows)
 
 
 def backfill(cursor: Cursor, tables: dict[str, str]) -> None:
@@ -111,11 +121,14 @@ def _scored_page(cursor: Cursor, scored: tuple[str, list[Any]], status: str | No
 
 
 def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None = None,
-               stale: bool = False) -> tuple[str, list[Any]]:
+               stale: bool = False, stale_limit: int | None = None,
+               stale_after: str | None = None) -> tuple[str, list[Any]]:
     """The scoring formula of health_score, in SQL, so lists can be ordered by it in the database.
 
     Rows: relationship_id, score, status, and what ``next_change`` needs.
-    ``stale`` keeps to the relationships whose ranking is stale at ``now``.
+    ``stale`` keeps to the relationships whose ranking is stale at ``now`` (at most
+    ``stale_limit`` of them), found by the index on ``next_change``, or with ids
+    after ``stale_after`` in id order.
     Tests check that it agrees with the Python formula on a table of cases.
     """
     health, actions, rank = tables["health"], tables["health_actions"], tables["health_rank"]
@@ -147,11 +160,16 @@ def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id:
     conditions, params = [], []
     join = ""
     if stale:
-        join = f"JOIN {rank} r ON r.relationship_id = h.relationship_id"
-        conditions.append("r.next_change <= ?")
+        limit, order = (f" LIMIT {int(stale_limit)}" if stale_limit else ""), " ORDER BY next_change"
         params.append(now_epoch)
+        if stale_after is not None:
+            order = " AND relationship_id > ? ORDER BY relationship_id"
+            params.append(stale_after)
+        conditions.append(f"h.relationship_id IN (SELECT relationship_id FROM {rank} WHERE next_change <= ?"
+                          f"{order if stale_limit else ''}{limit})")
     if program_id is not None:
-        conditions.append("h.program_id = ?")
+        # With few stale rows, reach them by their index, not by the program's (SQLite: "+" skips an index).
+        conditions.append(f"{'+' if stale and d.name == 'sqlite' else ''}h.program_id = ?")
         params.append(program_id)
     open_late = "completed = 0 AND due_on IS NOT NULL AND due_on < ?"
     if program_id is None and not stale and d.name == "postgresql":

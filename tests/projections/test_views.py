@@ -343,3 +343,17 @@ def test_many_rows_arrive_exactly_as_written(projections, rows):
         read_back = [tuple(row) for row in cursor.fetchall()]
         cursor.execute(f"DROP TABLE {table}")
     assert read_back == written
+
+
+def test_ranking_goes_a_chunk_at_a_time(ledger, projections, monkeypatch):
+    from projections import health_rank as hr
+
+    random_history(ledger, seed=31, relationships=7, commands=60)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    monkeypatch.setattr(hr, "RERANK_CHUNK", 3)
+    now = ledger.clock.now + timedelta(days=20)
+    with view.store.transaction(write=True) as cursor:
+        assert view.rerank(cursor, now) == 7  # 3 + 3 + 1
+        assert not view.has_stale_ranks(cursor, now)
+    _assert_pages_agree(view, now)
