@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (Debian: apt-get install wrk)")
-    relationships, seconds = (500, 10) if args.full else (100, 3)
+    relationships, seconds = (500, 10) if args.full else (100, 2)
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     emit({"benchmark": "commands", "machine": machine(), **{k: measure(k, relationships, seconds) for k in kinds}})
 

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=250.0, help="commands per second")
     parser.add_argument("--full", action="store_true")
     args = parser.parse_args()
-    seconds = 30 if args.full else 8
+    seconds = 30 if args.full else 5
     store = Store("postgres")
     try:
         ledger = store.ledger()
