@@ -11,12 +11,8 @@ from uuid import UUID
 
 def plain(value: Any) -> Any:
     """UUIDs and times as strings (times in UTC with a Z), containers recursively."""
-    if isinstance(value, datetime):
-        return stamp(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
+    if isinstance(value, date | UUID):
+        return _scalar(value)
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -33,7 +29,7 @@ def stamp(moment: datetime) -> str:
 
 
 def _scalar(value: Any) -> str:
-    """The JSON encoder's fallback for the values it does not know: as ``plain`` spells them."""
+    """A time, date or UUID as canonical JSON spells it (also the JSON encoder's fallback)."""
     if isinstance(value, datetime):
         return stamp(value)
     if isinstance(value, date):

@@ -92,28 +92,32 @@ def worst_first(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetim
     if program_id is not None:
         conditions.append("program_id = ?")
         params.append(program_id)
-    if status is not None:
-        conditions.append("status = ?")
-        params.append(status)
-    if after is not None:
-        conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
-        params += [after[0], after[0], after[1]]
+    more, more_params = _page_conditions(status, after)
+    conditions += more
+    params += more_params
     cursor.execute(f"SELECT relationship_id, score, status FROM {tables['health_rank']} "
                    f"WHERE {' AND '.join(conditions)} ORDER BY score, relationship_id LIMIT ?", [*params, limit])
     fresh = [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
     return sorted(stale + fresh, key=lambda row: (row[1], row[0]))[:limit]
 
 
+def _page_conditions(status: str | None, after: tuple[int, str] | None) -> tuple[list[str], list[Any]]:
+    """SQL conditions (and their parameters) for a status filter and a keyset cursor on (score, id)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        conditions.append("status = ?")
+        params.append(status)
+    if after is not None:
+        conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
+        params += [after[0], after[0], after[1]]
+    return conditions, params
+
+
 def _scored_page(cursor: Cursor, scored: tuple[str, list[Any]], status: str | None,
                  after: tuple[int, str] | None, limit: int) -> list[Ranked]:
     sql, params = scored
-    conditions, extra = [], []
-    if status is not None:
-        conditions.append("status = ?")
-        extra.append(status)
-    if after is not None:
-        conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
-        extra += [after[0], after[0], after[1]]
+    conditions, extra = _page_conditions(status, after)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     cursor.execute(f"SELECT relationship_id, score, status FROM ({sql}) AS ranked {where} "
                    "ORDER BY score, relationship_id LIMIT ?", [*params, *extra, limit])
