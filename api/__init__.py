@@ -13,7 +13,7 @@ from flask_smorest.utils import prepare_response
 from api import auth, http
 from api.cli import projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
-from api.schemas import ProblemSchema
+from api.schemas.common import ProblemSchema
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
 from persistence.config import store_env
@@ -83,12 +83,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_api(app: Flask) -> None:
-    from api import audit, feedback, growth, health, operations, relationships
+    from api import audit, concerns, feedback, growth, health, operations, relationships
 
     api = LedgerApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(relationships.blp)
     api.register_blueprint(feedback.blp)
+    api.register_blueprint(concerns.blp)
     api.register_blueprint(health.blp)
     api.register_blueprint(growth.blp)
     api.register_blueprint(audit.blp)

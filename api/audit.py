@@ -9,21 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, request, stream_with_context
-from flask_smorest import abort
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.pagination import decode_cursor, encode_cursor
-from api.reads import fresh, queries
-from api.schemas import (
-    MAX_NUMBER,
-    AuditPageSchema,
-    AuditQuerySchema,
-    FreshnessQuerySchema,
-    HeadSchema,
-    VerifyQuerySchema,
-    VerifySchema,
-)
+from api.reads import fresh, page, queries
+from api.schemas.common import FreshnessQuerySchema, page_of
+from api.schemas.views import AuditEntrySchema, AuditQuerySchema, HeadSchema, VerifyQuerySchema, VerifySchema
 from projections.audit import COLUMNS, AuditFilter
 from projections.canonical import stamp
 
@@ -35,13 +26,13 @@ NDJSON, CSV = "application/x-ndjson", "text/csv"
 
 @blp.route("/audit", methods=["GET"])
 @blp.arguments(AuditQuerySchema, location="query")
-@blp.response(200, AuditPageSchema)
+@blp.response(200, page_of(AuditEntrySchema))
 @blp.alt_response(200, description="The whole selection as NDJSON (Accept: application/x-ndjson) or CSV "
                   "(Accept: text/csv).", content_type=NDJSON, success=True)
 def audit_trail(query: dict[str, Any]) -> Any:
     """Audit entries in store order, filtered; participants name one of their relationships."""
     fresh(query, "audit_trail")
-    after = _after(query.pop("cursor", None))
+    after = query.pop("cursor", {"after": 0})["after"]
     limit = query.pop("limit")
     selection = _selection(query)
     export = request.accept_mimetypes.best_match(["application/json", NDJSON, CSV], default="application/json")
@@ -50,8 +41,7 @@ def audit_trail(query: dict[str, Any]) -> Any:
         return Response(stream_with_context(_ndjson(entries) if export == NDJSON else _csv(entries)),
                         mimetype=export)
     items = queries().audit_page(current_principal(), selection, after, limit + 1)
-    following = encode_cursor({"after": items[limit - 1]["position"]}) if len(items) > limit else None
-    return {"items": items[:limit], "next": following}
+    return page(items, limit, lambda last: {"after": last["position"]})
 
 
 @blp.route("/audit/head", methods=["GET"])
@@ -71,15 +61,6 @@ def audit_verify(query: dict[str, Any]) -> Any:
     fresh(query, "audit_trail")
     anchor = (query["head_position"], query["head_hash"]) if "head_position" in query else None
     return queries().verify_audit(current_principal(), anchor)
-
-
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    after = decode_cursor(cursor).get("after")
-    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_NUMBER:
-        abort(422, messages={"cursor": ["Not a cursor from this list."]})
-    return after
 
 
 def _selection(query: dict[str, Any]) -> AuditFilter:

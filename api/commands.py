@@ -14,7 +14,8 @@ from flask_smorest import abort
 
 from api.auth import current_principal
 from api.reads import keep_views_current
-from domain.ledger import CommandResult, MentorshipLedger
+from domain.commands import CommandResult
+from domain.ledger import MentorshipLedger
 from domain.principal import CommandContext
 
 ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
@@ -25,14 +26,17 @@ def ledger() -> MentorshipLedger:
     return current_app.extensions["ledger"]
 
 
-def may(command: str) -> Callable:
-    """Check visibility (404) and role (403) before the body is validated (422)."""
+SUBJECTS = ("feedback_id", "action_id", "concern_id")  # path ids of what a command acts on inside a relationship
+
+
+def may(command: Callable[..., CommandResult]) -> Callable:
+    """Check visibility (404) and role (403) for ``command`` (a use case of the ledger) before the body (422)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            subject_id = kwargs.get("feedback_id") or kwargs.get("action_id")
-            ledger().check_may(current_principal(), kwargs.get("relationship_id"), command, subject_id)
+            ids = [kwargs[name] for name in ("relationship_id", *SUBJECTS) if name in kwargs]
+            ledger().check_may(current_principal(), command, *ids)
             return view(*args, **kwargs)
 
         return wrapper
@@ -75,6 +79,11 @@ def expected_version() -> int | None:
     if match is None:
         abort(412, message='If-Match must be an ETag of the relationship, e.g. "3".')
     return int(match.group(1))
+
+
+def run(command: Callable[..., CommandResult], *ids: Any, **arguments: Any) -> CommandResult:
+    """Run a use case of the ledger for the caller, with the request's Idempotency-Key and If-Match."""
+    return command(ledger(), current_principal(), *ids, context=command_context(), **arguments)
 
 
 def answer(result: CommandResult, location: str | None = None) -> tuple[dict, dict[str, str]]:

@@ -99,10 +99,11 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_ledger_error(error: errors.LedgerError) -> Response:
-    for family, status, slug in DOMAIN_STATUSES:
-        if isinstance(error, family):
-            return problem(status, str(error), title=error.title, slug=slug)
-    return problem(409, str(error), title=error.title, slug="rule-broken")
+    """The family of a domain error decides its status; an error about one input names it, as validation does."""
+    status, slug = next(((status, slug) for family, status, slug in DOMAIN_STATUSES if isinstance(error, family)),
+                        (409, "rule-broken"))
+    extra = {"errors": {error.field: [str(error)]}} if error.field else {}
+    return problem(status, str(error), title=error.title, slug=slug, **extra)
 
 
 def handle_store_error(error: PersistenceError) -> Response:

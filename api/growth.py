@@ -7,7 +7,8 @@ from typing import Any
 from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.reads import fresh, queries
-from api.schemas import FreshnessQuerySchema, GrowthSchema
+from api.schemas.common import FreshnessQuerySchema
+from api.schemas.views import GrowthSchema
 
 blp = Blueprint("growth", __name__, url_prefix="/v1",
                 description="Skills named in feedback, as strengths and as areas to improve, and actions done.")

@@ -9,7 +9,7 @@ from flask import current_app
 
 from api.blueprint import Blueprint
 from api.errors import problem
-from api.schemas import LivenessSchema, ReadinessSchema
+from api.schemas.views import LivenessSchema, ReadinessSchema
 
 blp = Blueprint("operations", __name__, description="Liveness and readiness, without authentication.")
 

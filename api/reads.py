@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 from flask_smorest import abort
+
+from api.fields import Cursor
 
 from projections.queries import LedgerQueries
 from projections.service import Projections
@@ -51,3 +54,11 @@ def fresh(query: dict[str, Any], *names: str) -> None:
     if position is not None:
         projections().wait_for(position, list(names) or None,
                                timeout=current_app.config["READ_YOUR_WRITES_TIMEOUT"])
+
+
+def page(items: list[dict[str, Any]], limit: int, position: Callable[[dict[str, Any]], dict[str, Any]]
+         ) -> dict[str, Any]:
+    """A page of a list read with one item more than ``limit``: that one says whether a next page exists."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next": Cursor.encode(position(items[-1])) if more else None}

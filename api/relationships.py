@@ -1,4 +1,4 @@
-"""Relationships: start, read and replay, history, and the lifecycle (pause, resume, end)."""
+"""Relationships: start, read and replay, history, lifecycle (pause, resume, end) and check-ins."""
 
 from __future__ import annotations
 
@@ -6,26 +6,27 @@ from typing import Any
 from uuid import UUID
 
 from flask import url_for
-from flask_smorest import abort
-
-from projections.index import IndexFilter
-from api.blueprint import Blueprint
 
 from api.auth import current_principal
-from api.commands import answer, command_context, ledger, may, visible
-from api.pagination import STAMP, decode_cursor, encode_cursor, is_uuid
-from api.reads import fresh, queries
-from api.schemas import (
-    MAX_NUMBER,
-    EventPageSchema,
-    RelationshipListQuerySchema,
-    RelationshipPageSchema,
+from api.blueprint import Blueprint
+from api.commands import answer, ledger, may, run, visible
+from api.fields import Cursor
+from api.reads import fresh, page, queries
+from api.schemas.common import page_of
+from api.schemas.relationships import (
+    CheckInAnswerSchema,
+    CheckInSchema,
+    EventSchema,
     EventsQuerySchema,
     LifecycleSchema,
+    RelationshipListQuerySchema,
     RelationshipSchema,
+    RelationshipSummarySchema,
     ReplayQuerySchema,
     StartRelationshipSchema,
 )
+from domain.ledger import MentorshipLedger as Ledger
+from projections.index import IndexFilter
 
 blp = Blueprint("relationships", __name__, url_prefix="/v1",
                 description="Mentorship relationships: start them, read them, replay their history.")
@@ -33,34 +34,24 @@ blp = Blueprint("relationships", __name__, url_prefix="/v1",
 
 @blp.route("/relationships", methods=["GET"])
 @blp.arguments(RelationshipListQuerySchema, location="query")
-@blp.response(200, RelationshipPageSchema)
+@blp.response(200, page_of(RelationshipSummarySchema))
 def list_relationships(query: dict[str, Any]) -> Any:
     """Relationships by program, participant and status (participants: their own), oldest first."""
     fresh(query, "relationship_index")
-    after = None
-    if "cursor" in query:
-        state = decode_cursor(query.pop("cursor"))
-        after = (state.get("started_at"), state.get("id"))
-        if not (isinstance(after[0], str) and STAMP.match(after[0]) and is_uuid(after[1])):
-            abort(422, messages={"cursor": ["Not a cursor from this list."]})
-    limit = query.pop("limit")
+    cursor, limit = query.pop("cursor", None), query.pop("limit")
+    after = (cursor["started_at"], cursor["id"]) if cursor else None
     items = queries().list_relationships(current_principal(), IndexFilter(**query), after, limit + 1)
-    following = None
-    if len(items) > limit:
-        items = items[:limit]
-        following = encode_cursor({"started_at": items[-1]["started_at"], "id": items[-1]["relationship_id"]})
-    return {"items": items, "next": following}
+    return page(items, limit, lambda last: {"started_at": last["started_at"], "id": last["relationship_id"]})
 
 
 @blp.route("/relationships", methods=["POST"])
-@may("start")
+@may(Ledger.start_relationship)
 @blp.arguments(StartRelationshipSchema)
 @blp.response(201, RelationshipSchema)
 def start_relationship(body: dict[str, Any]) -> Any:
     """Start a relationship (coordinator)."""
-    result = ledger().start_relationship(current_principal(), **body, context=command_context())
-    location = url_for("relationships.get_relationship", relationship_id=result.relationship_id)
-    return answer(result, location)
+    result = run(Ledger.start_relationship, **body)
+    return answer(result, url_for("relationships.get_relationship", relationship_id=result.aggregate_id))
 
 
 @blp.route("/relationships/<uuid:relationship_id>", methods=["GET"])
@@ -68,44 +59,54 @@ def start_relationship(body: dict[str, Any]) -> Any:
 @blp.arguments(ReplayQuerySchema, location="query")
 @blp.response(200, RelationshipSchema)
 def get_relationship(query: dict[str, Any], relationship_id: UUID) -> Any:
-    """The relationship now, or replayed at ?version=N or ?as_of=time."""
+    """The relationship now, or replayed at ?version=N or ?as_of=time (a replay carries no ETag)."""
     state = ledger().get_relationship(current_principal(), relationship_id, **query)
-    if query:
-        return state
-    return state, {"ETag": f'"{state["version"]}"'}
+    return state if query else (state, {"ETag": f'"{state["version"]}"'})
 
 
 @blp.route("/relationships/<uuid:relationship_id>/events", methods=["GET"])
 @visible
 @blp.arguments(EventsQuerySchema, location="query")
-@blp.response(200, EventPageSchema)
+@blp.response(200, page_of(EventSchema))
 def list_events(query: dict[str, Any], relationship_id: UUID) -> Any:
     """The relationship's events in order, each with its actor."""
-    after = query["after"]
-    if "cursor" in query:
-        after = decode_cursor(query["cursor"]).get("after")
-        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_NUMBER:
-            abort(422, messages={"cursor": ["Not a cursor from this list."]})
+    after = query["cursor"]["after"] if "cursor" in query else query["after"]
     items, more = ledger().list_events(current_principal(), relationship_id, after=after, limit=query["limit"])
-    following = encode_cursor({"after": items[-1]["version"]}) if more else None
-    return {"items": items, "next": following}
+    return {"items": items, "next": Cursor.encode({"after": items[-1]["version"]}) if more else None}
 
 
-def _lifecycle(command: str, summary: str) -> None:
-    method_name = f"{command}_relationship"
-
-    @may(command)
-    @blp.arguments(LifecycleSchema)
-    @blp.response(200, RelationshipSchema)
-    def view(body: dict[str, Any], relationship_id: UUID) -> Any:
-        method = getattr(ledger(), method_name)
-        return answer(method(current_principal(), relationship_id, **body, context=command_context()))
-
-    view.__name__ = method_name
-    view.__doc__ = summary
-    blp.route(f"/relationships/<uuid:relationship_id>/{command}", methods=["POST"])(view)
+@blp.route("/relationships/<uuid:relationship_id>/pause", methods=["POST"])
+@may(Ledger.pause_relationship)
+@blp.arguments(LifecycleSchema)
+@blp.response(200, RelationshipSchema)
+def pause_relationship(body: dict[str, Any], relationship_id: UUID) -> Any:
+    """Pause an active relationship (coordinator)."""
+    return answer(run(Ledger.pause_relationship, relationship_id, **body))
 
 
-_lifecycle("pause", "Pause an active relationship (coordinator).")
-_lifecycle("resume", "Resume a paused relationship (coordinator).")
-_lifecycle("end", "End a relationship for good (coordinator, mentor or mentee).")
+@blp.route("/relationships/<uuid:relationship_id>/resume", methods=["POST"])
+@may(Ledger.resume_relationship)
+@blp.arguments(LifecycleSchema)
+@blp.response(200, RelationshipSchema)
+def resume_relationship(body: dict[str, Any], relationship_id: UUID) -> Any:
+    """Resume a paused relationship (coordinator)."""
+    return answer(run(Ledger.resume_relationship, relationship_id, **body))
+
+
+@blp.route("/relationships/<uuid:relationship_id>/end", methods=["POST"])
+@may(Ledger.end_relationship)
+@blp.arguments(LifecycleSchema)
+@blp.response(200, RelationshipSchema)
+def end_relationship(body: dict[str, Any], relationship_id: UUID) -> Any:
+    """End a relationship for good (coordinator, mentor or mentee)."""
+    return answer(run(Ledger.end_relationship, relationship_id, **body))
+
+
+@blp.route("/relationships/<uuid:relationship_id>/check-ins", methods=["POST"])
+@may(Ledger.hold_check_in)
+@blp.arguments(CheckInSchema)
+@blp.response(201, CheckInAnswerSchema)
+def hold_check_in(body: dict[str, Any], relationship_id: UUID) -> Any:
+    """Record a meeting of mentor and mentee: the day, how long, a note (mentor or mentee)."""
+    return answer(run(Ledger.hold_check_in, relationship_id, **body))
+

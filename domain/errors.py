@@ -7,9 +7,13 @@ rule broken 409) in one place.
 
 
 class LedgerError(Exception):
-    """Base of every error the mentorship ledger raises on purpose."""
+    """Base of every error the mentorship ledger raises on purpose; ``field`` names the input at fault."""
 
     title = "Ledger error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFoundError(LedgerError):
@@ -112,6 +116,18 @@ class ActionAlreadyCompletedError(RuleBrokenError):
     """An action item is completed once."""
 
     title = "Action item already completed"
+
+
+class ConcernNotFoundError(NotFoundError):
+    """The relationship holds no concern with that id that the caller may see."""
+
+    title = "Concern not found"
+
+
+class ConcernAlreadyResolvedError(RuleBrokenError):
+    """A concern is resolved once."""
+
+    title = "Concern already resolved"
 
 
 class ConcurrentCommandsError(RuleBrokenError):

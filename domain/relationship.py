@@ -1,54 +1,70 @@
-"""The MentorshipRelationship aggregate, its events and its rules.
+"""The MentorshipRelationship aggregate: its events and its rules.
 
-State is kept in plain values (str, int, list, dict, UUID, datetime) so that
-snapshots and replays need nothing but the library's transcoder. Entries of
-``feedback`` and ``actions`` are never changed in place: an event replaces an
-entry with a new one, so a copy of the aggregate may share them (see
-``__deepcopy__``).
+The aggregate keeps only what its rules need: the two participants, the
+status, which feedback awaits whose receipt and which actions are open and
+whose, and compact marks of the ones already closed. The words (goals,
+feedback, reflections, outcomes, notes) live in the events only: the full
+representation is a fold of the events (``domain.representation``), so the
+state, its snapshots and a cold load stay small however long the history.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain import errors
-from domain.principal import COORDINATOR, MENTEE, MENTOR, Actor
+from domain.events import Act, Attributed, Say, short
 
 ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
+MENTOR, MENTEE = "mentor", "mentee"
 FEEDBACK_KINDS = ("strength", "improvement", "general")
+USEFULNESS = (1, 5)  # a receipt rates feedback from 1 (not useful) to 5 (very useful)
+CHECK_IN_MINUTES = (1, 24 * 60)
+_ROLE_MARK = {MENTOR: "0", MENTEE: "1"}
+_MARK_ROLE = {mark: role for role, mark in _ROLE_MARK.items()}
 
 
 class MentorshipRelationship(Aggregate):
     """A mentor and a mentee paired in a program, and the feedback loop between them."""
 
-    class Event(Aggregate.Event):
-        """Every event records who caused it, in which role, under which command key."""
+    # The shape of the state (and so of snapshots). 2: only what the rules need (see upcast_v1_v2).
+    class_version = 2
 
-        actor: str
-        actor_role: str
-        command_id: str | None
+    class Event(Attributed, Aggregate.Event):
+        """An event of a relationship."""
 
-    class RelationshipStarted(Aggregate.Created):
+        @property
+        def relationship_id(self) -> UUID:
+            return self.originator_id
+
+    class RelationshipStarted(Attributed, Aggregate.Created):
         program_id: str
         mentor_id: str
         mentee_id: str
         goals: list[str]
-        actor: str
-        actor_role: str
-        command_id: str | None
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
-            aggregate.program_id = self.program_id
-            aggregate.mentor_id = self.mentor_id
-            aggregate.mentee_id = self.mentee_id
-            aggregate.goals = list(self.goals)
-            aggregate.status = ACTIVE
-            aggregate.feedback = {}
-            aggregate.actions = {}
+        @property
+        def relationship_id(self) -> UUID:
+            return self.originator_id
+
+        def apply(self, rel: MentorshipRelationship) -> None:
+            rel.program_id = self.program_id
+            rel.mentor_id = self.mentor_id
+            rel.mentee_id = self.mentee_id
+            rel.status = ACTIVE
+            rel.awaiting = {}  # feedback id -> recipient id
+            rel.open_actions = {}  # action id -> [owner id, feedback id]
+            rel.received = ""  # closed feedback: 32 hex digits and the recipient's role mark, each
+            rel.completed = ""  # closed actions, the same way
+            rel.counts = {"feedback": 0, "actions": 0, "check_ins": 0}
+
+        def summary(self, say: Say) -> str:
+            return (f"{say.who(self.actor)} paired mentor {say.who(self.mentor_id)} with mentee "
+                    f"{say.who(self.mentee_id)} in program {self.program_id}")
 
     class FeedbackGiven(Event):
         feedback_id: UUID
@@ -61,133 +77,118 @@ class MentorshipRelationship(Aggregate):
         skills: list[str]
         action_items: list[dict[str, Any]]
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
+        def apply(self, rel: MentorshipRelationship) -> None:
             key = str(self.feedback_id)
-            aggregate.feedback[key] = {
-                "feedback_id": key,
-                "giver_id": self.giver_id,
-                "giver_role": self.giver_role,
-                "recipient_id": self.recipient_id,
-                "recipient_role": self.recipient_role,
-                "content": self.content,
-                "kind": self.kind,
-                "skills": list(self.skills),
-                "action_ids": [str(item["action_id"]) for item in self.action_items],
-                "given_at": self.timestamp,
-                "received_at": None,
-                "reflection": None,
-                "usefulness": None,
-            }
+            rel.awaiting[key] = self.recipient_id
             for item in self.action_items:
-                action_id = str(item["action_id"])
-                aggregate.actions[action_id] = {
-                    "action_id": action_id,
-                    "feedback_id": key,
-                    "description": item["description"],
-                    "due_on": item["due_on"],
-                    "owner_id": item["owner_id"],
-                    "status": "open",
-                    "completed_at": None,
-                    "completed_by": None,
-                    "outcome": None,
-                }
+                rel.open_actions[str(item["action_id"])] = [item["owner_id"], key]
+            rel.counts = {**rel.counts, "feedback": rel.counts["feedback"] + 1,
+                          "actions": rel.counts["actions"] + len(self.action_items)}
+
+        def summary(self, say: Say) -> str:
+            items = len(self.action_items)
+            return (f"{say.who(self.actor)} ({self.giver_role}) gave {self.kind} feedback to "
+                    f"{say.who(self.recipient_id)} with {items} action {'item' if items == 1 else 'items'}")
 
     class FeedbackReceived(Event):
         feedback_id: UUID
         reflection: str | None
         usefulness: int | None
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
-            key = str(self.feedback_id)
-            aggregate.feedback[key] = {
-                **aggregate.feedback[key],
-                "received_at": self.timestamp,
-                "reflection": self.reflection,
-                "usefulness": self.usefulness,
-            }
+        def apply(self, rel: MentorshipRelationship) -> None:
+            recipient = rel.awaiting.pop(str(self.feedback_id))
+            rel.received += _mark(self.feedback_id, rel.role_of(recipient))
+
+        def summary(self, say: Say) -> str:
+            rating = f" (usefulness {self.usefulness})" if self.usefulness else ""
+            return f"{say.who(self.actor)} acknowledged feedback {str(self.feedback_id)[:8]}{rating}"
 
     class ActionCompleted(Event):
         action_id: UUID
         outcome: str | None
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
-            key = str(self.action_id)
-            aggregate.actions[key] = {
-                **aggregate.actions[key],
-                "status": "completed",
-                "completed_at": self.timestamp,
-                "completed_by": self.actor,
-                "outcome": self.outcome,
-            }
+        def apply(self, rel: MentorshipRelationship) -> None:
+            owner, _ = rel.open_actions.pop(str(self.action_id))
+            rel.completed += _mark(self.action_id, rel.role_of(owner))
+
+        def summary(self, say: Say) -> str:
+            return f"{say.who(self.actor)} completed action {str(self.action_id)[:8]}"
 
     class RelationshipPaused(Event):
         reason: str | None
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
-            aggregate.status = PAUSED
+        def apply(self, rel: MentorshipRelationship) -> None:
+            rel.status = PAUSED
+
+        def summary(self, say: Say) -> str:
+            return f"{say.who(self.actor)} paused the relationship{_because(say, self.reason)}"
 
     class RelationshipResumed(Event):
         reason: str | None
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
-            aggregate.status = ACTIVE
+        def apply(self, rel: MentorshipRelationship) -> None:
+            rel.status = ACTIVE
+
+        def summary(self, say: Say) -> str:
+            return f"{say.who(self.actor)} resumed the relationship{_because(say, self.reason)}"
 
     class RelationshipEnded(Event):
         reason: str | None
 
-        def apply(self, aggregate: MentorshipRelationship) -> None:
-            aggregate.status = ENDED
+        def apply(self, rel: MentorshipRelationship) -> None:
+            rel.status = ENDED
+
+        def summary(self, say: Say) -> str:
+            return f"{say.who(self.actor)} ended the relationship{_because(say, self.reason)}"
+
+    class CheckInHeld(Event):
+        check_in_id: UUID
+        held_on: str
+        minutes: int
+        note: str | None
+
+        def apply(self, rel: MentorshipRelationship) -> None:
+            rel.counts = {**rel.counts, "check_ins": rel.counts["check_ins"] + 1}
+
+        def summary(self, say: Say) -> str:
+            return f"{say.who(self.actor)} recorded a {self.minutes}-minute check-in held on {self.held_on}"
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot of the first shape (every feedback and action with its words) to the second."""
+        role = {state["mentor_id"]: MENTOR, state["mentee_id"]: MENTEE}
+        feedback, actions = state.pop("feedback"), state.pop("actions")
+        state.pop("goals", None)
+        state["awaiting"] = {k: f["recipient_id"] for k, f in feedback.items() if f["received_at"] is None}
+        state["received"] = "".join(_mark(UUID(k), role.get(f["recipient_id"]))
+                                    for k, f in feedback.items() if f["received_at"] is not None)
+        state["open_actions"] = {k: [a["owner_id"], a["feedback_id"]] for k, a in actions.items()
+                                 if a["status"] != "completed"}
+        state["completed"] = "".join(_mark(UUID(k), role.get(a["owner_id"]))
+                                     for k, a in actions.items() if a["status"] == "completed")
+        state["counts"] = {"feedback": len(feedback), "actions": len(actions), "check_ins": 0}
 
     # -- construction ---------------------------------------------------------
 
     @classmethod
-    def start(
-        cls,
-        *,
-        relationship_id: UUID,
-        program_id: str,
-        mentor_id: str,
-        mentee_id: str,
-        goals: list[str],
-        actor: Actor,
-        command_id: str | None,
-        at: datetime,
-    ) -> MentorshipRelationship:
+    def start(cls, *, relationship_id: UUID, program_id: str, mentor_id: str, mentee_id: str,
+              goals: list[str], by: Act) -> MentorshipRelationship:
         """Pair a mentor with a mentee in a program."""
-        if actor.role != COORDINATOR:
-            raise errors.NotPermittedError("Only a coordinator starts a relationship.")
         if mentor_id == mentee_id:
             raise errors.SameParticipantError(
-                "A relationship needs two different people as mentor and mentee."
-            )
-        return cls._create(
-            cls.RelationshipStarted,
-            id=relationship_id,
-            timestamp=at,
-            program_id=program_id,
-            mentor_id=mentor_id,
-            mentee_id=mentee_id,
-            goals=list(goals),
-            actor=actor.id,
-            actor_role=actor.role,
-            command_id=command_id,
-        )
+                "A relationship needs two different people as mentor and mentee.", field="mentee_id")
+        return cls._create(cls.RelationshipStarted, id=relationship_id, program_id=program_id,
+                           mentor_id=mentor_id, mentee_id=mentee_id, goals=list(goals), **by.attribution())
 
     def __deepcopy__(self, memo: dict[int, Any]) -> MentorshipRelationship:
-        """A copy whose changes cannot reach the original, made without walking every entry.
+        """A copy whose changes cannot reach the original: every container is copied, entries shared.
 
-        The repository copies a cached relationship for every command; a
-        generic deep copy of thousands of feedback entries costs more than the
-        command. Entries are replaced, never changed (see the events' ``apply``),
-        so new containers holding the same entries are enough.
+        Entries are values that events replace, never change, so a new container
+        holding the same entries is enough, whatever state the events add.
         """
         copy = object.__new__(type(self))
-        copy.__dict__.update(self.__dict__)
-        copy._pending_events = list(self._pending_events)
-        copy.goals = list(self.goals)
-        copy.feedback = dict(self.feedback)
-        copy.actions = dict(self.actions)
         memo[id(self)] = copy
+        copy.__dict__.update({name: _fresh(value) for name, value in self.__dict__.items()})
         return copy
 
     # -- questions ------------------------------------------------------------
@@ -204,190 +205,134 @@ class MentorshipRelationship(Aggregate):
         return self.mentee_id if participant_id == self.mentor_id else self.mentor_id
 
     @property
-    def started_at(self) -> datetime:
+    def started_at(self):
         return self.created_on
 
     # -- commands -------------------------------------------------------------
 
-    def give_feedback(
-        self,
-        *,
-        feedback_id: UUID,
-        content: str,
-        kind: str,
-        skills: list[str],
-        action_items: list[dict[str, Any]],
-        actor: Actor,
-        command_id: str | None,
-        at: datetime,
-    ) -> None:
-        """The mentor or the mentee gives feedback to the other; the other owns its actions.
+    def give_feedback(self, *, feedback_id: UUID, content: str, kind: str, skills: list[str],
+                      action_items: list[dict[str, Any]], by: Act) -> None:
+        """The mentor or the mentee gives feedback to the other, who owns its action items.
 
-        ``action_items`` carry ``action_id``, ``description`` and ``due_on``
-        (an ISO date string or None).
+        ``action_items`` carry ``action_id``, ``description`` and ``due_on`` (a date, or None).
         """
-        if actor.role not in (MENTOR, MENTEE):
-            raise errors.NotPermittedError(
-                "Only the mentor and the mentee of a relationship give feedback."
-            )
         self._require_not_ended()
-        if self.status == PAUSED:
-            raise errors.RelationshipPausedError(
-                "The relationship is paused: no new feedback until it resumes."
-            )
-        if kind not in FEEDBACK_KINDS:
-            raise errors.InvalidCommandError(f"Unknown kind of feedback: {kind!r}.")
-        recipient_id = self.other_than(actor.id)
-        items = [
-            {
-                "action_id": item["action_id"],
-                "description": item["description"],
-                "due_on": item.get("due_on"),
-                "owner_id": recipient_id,
-            }
-            for item in action_items
-        ]
-        self.trigger_event(
-            self.FeedbackGiven,
-            timestamp=at,
-            feedback_id=feedback_id,
-            giver_id=actor.id,
-            giver_role=actor.role,
-            recipient_id=recipient_id,
-            recipient_role=self.role_of(recipient_id),
-            content=content,
-            kind=kind,
-            skills=list(skills),
-            action_items=items,
-            actor=actor.id,
-            actor_role=actor.role,
-            command_id=command_id,
-        )
+        self._require_not_paused("no new feedback")
+        recipient = self.other_than(by.actor)
+        items = [{"action_id": item["action_id"], "description": item["description"],
+                  "due_on": _day(item.get("due_on")), "owner_id": recipient} for item in action_items]
+        self.trigger_event(self.FeedbackGiven, feedback_id=feedback_id, giver_id=by.actor, giver_role=by.role,
+                           recipient_id=recipient, recipient_role=self.role_of(recipient), content=content,
+                           kind=kind, skills=list(skills), action_items=items, **by.attribution())
 
-    def receive_feedback(
-        self,
-        *,
-        feedback_id: UUID,
-        reflection: str | None,
-        usefulness: int | None,
-        actor: Actor,
-        command_id: str | None,
-        at: datetime,
-    ) -> None:
+    def receive_feedback(self, *, feedback_id: UUID, reflection: str | None, usefulness: int | None,
+                         by: Act) -> None:
         """The recipient acknowledges feedback, once, with an optional reflection."""
-        feedback = self.require_recipient(feedback_id, actor)
+        self.require_recipient(feedback_id, by)
         self._require_not_ended()
-        if feedback["received_at"] is not None:
-            raise errors.FeedbackAlreadyReceivedError(
-                "This feedback has already been acknowledged."
-            )
-        if usefulness is not None and not 1 <= usefulness <= 5:
-            raise errors.InvalidCommandError("Usefulness is rated from 1 to 5.")
-        self.trigger_event(
-            self.FeedbackReceived,
-            timestamp=at,
-            feedback_id=feedback_id,
-            reflection=reflection,
-            usefulness=usefulness,
-            actor=actor.id,
-            actor_role=actor.role,
-            command_id=command_id,
-        )
+        if str(feedback_id) not in self.awaiting:
+            raise errors.FeedbackAlreadyReceivedError("This feedback has already been acknowledged.")
+        self.trigger_event(self.FeedbackReceived, feedback_id=feedback_id, reflection=reflection,
+                           usefulness=usefulness, **by.attribution())
 
-    def complete_action(
-        self,
-        *,
-        action_id: UUID,
-        outcome: str | None,
-        actor: Actor,
-        command_id: str | None,
-        at: datetime,
-    ) -> None:
+    def complete_action(self, *, action_id: UUID, outcome: str | None, by: Act) -> None:
         """The owner of an action item (or a coordinator) completes it, once."""
-        action = self.require_owner(action_id, actor)
+        self.require_owner(action_id, by)
         self._require_not_ended()
-        if action["status"] == "completed":
-            raise errors.ActionAlreadyCompletedError(
-                "This action item has already been completed."
-            )
-        self.trigger_event(
-            self.ActionCompleted,
-            timestamp=at,
-            action_id=action_id,
-            outcome=outcome,
-            actor=actor.id,
-            actor_role=actor.role,
-            command_id=command_id,
-        )
+        if str(action_id) not in self.open_actions:
+            raise errors.ActionAlreadyCompletedError("This action item has already been completed.")
+        self.trigger_event(self.ActionCompleted, action_id=action_id, outcome=outcome, **by.attribution())
 
-    def pause(self, *, reason: str | None, actor: Actor, command_id: str | None, at: datetime) -> None:
-        """A coordinator pauses an active relationship."""
-        self._require_coordinator(actor, "pauses")
+    def pause(self, *, reason: str | None, by: Act) -> None:
+        """Put an active relationship on hold."""
         self._require_not_ended()
         if self.status == PAUSED:
             raise errors.RelationshipAlreadyPausedError("The relationship is already paused.")
-        self._trigger_lifecycle(self.RelationshipPaused, reason, actor, command_id, at)
+        self.trigger_event(self.RelationshipPaused, reason=reason, **by.attribution())
 
-    def resume(self, *, reason: str | None, actor: Actor, command_id: str | None, at: datetime) -> None:
-        """A coordinator resumes a paused relationship."""
-        self._require_coordinator(actor, "resumes")
+    def resume(self, *, reason: str | None, by: Act) -> None:
+        """Take a paused relationship up again."""
         self._require_not_ended()
         if self.status != PAUSED:
             raise errors.RelationshipNotPausedError("Only a paused relationship can resume.")
-        self._trigger_lifecycle(self.RelationshipResumed, reason, actor, command_id, at)
+        self.trigger_event(self.RelationshipResumed, reason=reason, **by.attribution())
 
-    def end(self, *, reason: str | None, actor: Actor, command_id: str | None, at: datetime) -> None:
-        """A coordinator or either participant ends the relationship, for good."""
+    def end(self, *, reason: str | None, by: Act) -> None:
+        """End the relationship, for good."""
         self._require_not_ended()
-        self._trigger_lifecycle(self.RelationshipEnded, reason, actor, command_id, at)
+        self.trigger_event(self.RelationshipEnded, reason=reason, **by.attribution())
 
-    def require_recipient(self, feedback_id: UUID, actor: Actor) -> dict[str, Any]:
-        """The feedback, if it exists and ``actor`` received it; only they acknowledge it."""
-        feedback = self._feedback(feedback_id)
-        if actor.id != feedback["recipient_id"] or actor.role == COORDINATOR:
+    def hold_check_in(self, *, check_in_id: UUID, held_on: date, minutes: int, note: str | None, by: Act) -> None:
+        """Record that mentor and mentee met: on which day (not in the future, not before the start), how long."""
+        self._require_not_ended()
+        self._require_not_paused("no check-ins")
+        if held_on > by.at.date():
+            raise errors.InvalidCommandError("A check-in cannot be held in the future.", field="held_on")
+        if held_on < self.started_at.date():
+            raise errors.InvalidCommandError("A check-in cannot be held before the relationship started.",
+                                             field="held_on")
+        self.trigger_event(self.CheckInHeld, check_in_id=check_in_id, held_on=held_on.isoformat(),
+                           minutes=minutes, note=note, **by.attribution())
+
+    # -- who may close what -----------------------------------------------------
+
+    def require_recipient(self, feedback_id: UUID, by: Act) -> None:
+        """Only the recipient of this feedback (never a coordinator) acknowledges it."""
+        recipient = self.awaiting.get(str(feedback_id))
+        if recipient is None:
+            recipient = self._closed_by(self.received, feedback_id, errors.FeedbackNotFoundError,
+                                        "No such feedback in this relationship.")
+        if by.actor != recipient or by.role not in (MENTOR, MENTEE):
             raise errors.NotPermittedError("Only the recipient acknowledges feedback.")
-        return feedback
 
-    def require_owner(self, action_id: UUID, actor: Actor) -> dict[str, Any]:
-        """The action item, if it exists and ``actor`` owns it (or coordinates)."""
-        action = self._action(action_id)
-        if actor.role != COORDINATOR and actor.id != action["owner_id"]:
-            raise errors.NotPermittedError(
-                "Only the owner of an action item, or a coordinator, completes it."
-            )
-        return action
+    def require_owner(self, action_id: UUID, by: Act) -> None:
+        """Only the owner of this action item, or a coordinator, completes it."""
+        entry = self.open_actions.get(str(action_id))
+        owner = entry[0] if entry else self._closed_by(self.completed, action_id, errors.ActionNotFoundError,
+                                                       "No such action item in this relationship.")
+        if by.role not in (MENTOR, MENTEE) or by.actor == owner:
+            return
+        raise errors.NotPermittedError("Only the owner of an action item, or a coordinator, completes it.")
 
     # -- helpers --------------------------------------------------------------
 
-    def _trigger_lifecycle(
-        self, event_class: type, reason: str | None, actor: Actor, command_id: str | None, at: datetime
-    ) -> None:
-        self.trigger_event(
-            event_class,
-            timestamp=at,
-            reason=reason,
-            actor=actor.id,
-            actor_role=actor.role,
-            command_id=command_id,
-        )
-
-    @staticmethod
-    def _require_coordinator(actor: Actor, verb: str) -> None:
-        if actor.role != COORDINATOR:
-            raise errors.NotPermittedError(f"Only a coordinator {verb} a relationship.")
+    def _closed_by(self, marks: str, item_id: UUID, missing: type[errors.NotFoundError], message: str) -> str:
+        """The participant an already closed item belonged to; ``missing`` when it never existed."""
+        start = marks.find(item_id.hex)
+        while start != -1 and start % MARK_LENGTH:
+            start = marks.find(item_id.hex, start + 1)
+        if start == -1:
+            raise missing(message)
+        role = _MARK_ROLE[marks[start + 32]]
+        return self.mentor_id if role == MENTOR else self.mentee_id
 
     def _require_not_ended(self) -> None:
         if self.status == ENDED:
             raise errors.RelationshipEndedError("The relationship has ended.")
 
-    def _feedback(self, feedback_id: UUID) -> dict[str, Any]:
-        try:
-            return self.feedback[str(feedback_id)]
-        except KeyError:
-            raise errors.FeedbackNotFoundError("No such feedback in this relationship.") from None
+    def _require_not_paused(self, what: str) -> None:
+        if self.status == PAUSED:
+            raise errors.RelationshipPausedError(f"The relationship is paused: {what} until it resumes.")
 
-    def _action(self, action_id: UUID) -> dict[str, Any]:
-        try:
-            return self.actions[str(action_id)]
-        except KeyError:
-            raise errors.ActionNotFoundError("No such action item in this relationship.") from None
+
+MARK_LENGTH = 33
+
+
+def _mark(item_id: UUID, role: str | None) -> str:
+    return item_id.hex + _ROLE_MARK[role or MENTEE]
+
+
+def _day(day: date | str | None) -> str | None:
+    """Days are kept as ISO dates (YYYY-MM-DD)."""
+    return day.isoformat() if isinstance(day, date) else day
+
+
+def _fresh(value: Any) -> Any:
+    if isinstance(value, dict | list | set):
+        return type(value)(value)
+    return value
+
+
+def _because(say: Say, reason: str | None) -> str:
+    text = say.text(reason)
+    return f": {short(text)}" if text else ""

@@ -1,77 +1,107 @@
-"""Plain-value descriptions of relationships and their events, for callers of the ledger."""
+"""Relationships and their events as callers see them: plain values folded from the events.
+
+The aggregate keeps only what its rules need; everything a caller reads about a
+relationship (goals, feedback with its words, actions, check-ins) is folded
+here from the events, at any version.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any
-from uuid import UUID
 
-from domain.relationship import MentorshipRelationship
+from domain.relationship import MentorshipRelationship as R
 
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 ATTRIBUTION = {"actor", "actor_role", "command_id"}
+Representation = dict[str, Any]
 
 
-def describe(relationship: MentorshipRelationship) -> dict[str, Any]:
-    """The relationship as callers see it: participants, goals, status, feedback, actions."""
-    return {
-        "id": relationship.id,
-        "program_id": relationship.program_id,
-        "mentor_id": relationship.mentor_id,
-        "mentee_id": relationship.mentee_id,
-        "goals": list(relationship.goals),
-        "status": relationship.status,
-        "version": relationship.version,
-        "started_at": relationship.started_at,
-        "updated_at": relationship.modified_on,
-        "feedback": [dict(item) for item in relationship.feedback.values()],
-        "actions": [dict(item) for item in relationship.actions.values()],
-    }
+def fold(events: Iterable[Any]) -> Representation | None:
+    """The relationship as callers see it after these events (oldest first); None without any."""
+    state: Representation | None = None
+    for event in events:
+        state = FOLDS[type(event)](state, event) if state is not None else _started(event)
+        state["version"] = event.originator_version
+        state["updated_at"] = event.timestamp
+    return state
 
 
-def describe_feedback_given(relationship: MentorshipRelationship, feedback_id: UUID) -> dict[str, Any]:
-    """The answer to giving feedback: its id, the roles, and the action items it created."""
-    feedback = relationship.feedback[str(feedback_id)]
-    return {
-        "feedback_id": feedback["feedback_id"],
-        "relationship_id": relationship.id,
-        "version": relationship.version,
-        "giver_role": feedback["giver_role"],
-        "recipient_role": feedback["recipient_role"],
-        "given_at": feedback["given_at"],
-        "action_items": [
-            {key: relationship.actions[action_id][key] for key in ("action_id", "description", "due_on", "owner_id")}
-            for action_id in feedback["action_ids"]
-        ],
-    }
+def _started(event: R.RelationshipStarted) -> Representation:
+    return {"id": event.originator_id, "program_id": event.program_id, "mentor_id": event.mentor_id,
+            "mentee_id": event.mentee_id, "goals": list(event.goals), "status": "active", "version": 1,
+            "started_at": event.timestamp, "updated_at": event.timestamp,
+            "feedback": {}, "actions": {}, "check_ins": []}
 
 
-def describe_receipt(relationship: MentorshipRelationship, feedback_id: UUID) -> dict[str, Any]:
-    """The answer to acknowledging feedback."""
-    feedback = relationship.feedback[str(feedback_id)]
-    return {
-        "feedback_id": feedback["feedback_id"],
-        "relationship_id": relationship.id,
-        "version": relationship.version,
-        "received_at": feedback["received_at"],
-        "reflection": feedback["reflection"],
-        "usefulness": feedback["usefulness"],
-    }
+def _given(state: Representation, event: R.FeedbackGiven) -> Representation:
+    key = str(event.feedback_id)
+    state["feedback"][key] = feedback_item(event)
+    for item in event.action_items:
+        state["actions"][str(item["action_id"])] = action_item(item, key)
+    return state
 
 
-def describe_completion(relationship: MentorshipRelationship, action_id: UUID) -> dict[str, Any]:
-    """The answer to completing an action item."""
-    action = relationship.actions[str(action_id)]
-    return {
-        "action_id": action["action_id"],
-        "feedback_id": action["feedback_id"],
-        "relationship_id": relationship.id,
-        "version": relationship.version,
-        "completed_at": action["completed_at"],
-        "completed_by": action["completed_by"],
-        "outcome": action["outcome"],
-    }
+def _received(state: Representation, event: R.FeedbackReceived) -> Representation:
+    item = state["feedback"][str(event.feedback_id)]
+    item.update(received_at=event.timestamp, reflection=event.reflection, usefulness=event.usefulness)
+    return state
+
+
+def _completed(state: Representation, event: R.ActionCompleted) -> Representation:
+    item = state["actions"][str(event.action_id)]
+    item.update(status="completed", completed_at=event.timestamp, completed_by=event.actor, outcome=event.outcome)
+    return state
+
+
+def _lifecycle(status: str) -> Callable[[Representation, Any], Representation]:
+    def change(state: Representation, _: Any) -> Representation:
+        state["status"] = status
+        return state
+
+    return change
+
+
+def _checked_in(state: Representation, event: R.CheckInHeld) -> Representation:
+    state["check_ins"].append(check_in_item(event))
+    return state
+
+
+FOLDS: dict[type, Callable[[Representation, Any], Representation]] = {
+    R.FeedbackGiven: _given,
+    R.FeedbackReceived: _received,
+    R.ActionCompleted: _completed,
+    R.RelationshipPaused: _lifecycle("paused"),
+    R.RelationshipResumed: _lifecycle("active"),
+    R.RelationshipEnded: _lifecycle("ended"),
+    R.CheckInHeld: _checked_in,
+}
+
+
+def listed(state: Representation) -> Representation:
+    """The representation with its feedback and actions as lists, in the order they were given."""
+    return {**state, "feedback": list(state["feedback"].values()), "actions": list(state["actions"].values())}
+
+
+def feedback_item(event: R.FeedbackGiven) -> dict[str, Any]:
+    return {"feedback_id": str(event.feedback_id), "giver_id": event.giver_id, "giver_role": event.giver_role,
+            "recipient_id": event.recipient_id, "recipient_role": event.recipient_role, "content": event.content,
+            "kind": event.kind, "skills": list(event.skills),
+            "action_ids": [str(item["action_id"]) for item in event.action_items], "given_at": event.timestamp,
+            "received_at": None, "reflection": None, "usefulness": None}
+
+
+def action_item(item: dict[str, Any], feedback_id: str) -> dict[str, Any]:
+    return {"action_id": str(item["action_id"]), "feedback_id": feedback_id, "description": item["description"],
+            "due_on": item["due_on"], "owner_id": item["owner_id"], "status": "open", "completed_at": None,
+            "completed_by": None, "outcome": None}
+
+
+def check_in_item(event: R.CheckInHeld) -> dict[str, Any]:
+    return {"check_in_id": str(event.check_in_id), "held_on": event.held_on, "minutes": event.minutes,
+            "note": event.note, "recorded_by": event.actor, "recorded_at": event.timestamp}
 
 
 @functools.cache
@@ -80,9 +110,8 @@ def _data_fields(event_class: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(event_class) if f.name not in ENVELOPE and f.name not in ATTRIBUTION)
 
 
-def describe_event(event: MentorshipRelationship.Event) -> dict[str, Any]:
-    """One entry of a relationship's history: version, type, time, actor and data."""
-    data = {name: getattr(event, name) for name in _data_fields(type(event))}
+def describe_event(event: Any) -> dict[str, Any]:
+    """One entry of a history: version, type, time, actor and data."""
     return {
         "version": event.originator_version,
         "type": type(event).__name__,
@@ -90,5 +119,5 @@ def describe_event(event: MentorshipRelationship.Event) -> dict[str, Any]:
         "actor": event.actor,
         "actor_role": event.actor_role,
         "command_id": event.command_id,
-        "data": data,
+        "data": {name: getattr(event, name) for name in _data_fields(type(event))},
     }

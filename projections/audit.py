@@ -1,4 +1,4 @@
-"""The tamper-evident audit trail: every relationship event, chained by SHA-256, in store order."""
+"""The tamper-evident audit trail: every event of the record, chained by SHA-256, in store order."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from domain.concern import Concern
+from domain.registry import LEDGER_EVENTS
+from domain.relationship import MentorshipRelationship
 from projections.audit_chain import GENESIS, chain_hash, entry_for
 from projections.base import Item, View
 from projections.store import Cursor
@@ -14,11 +17,14 @@ from projections.store import Cursor
 COLUMNS = ("position", "relationship_id", "program_id", "version", "type", "actor", "actor_role",
            "recorded_at", "summary", "data_sha256", "prev_hash", "hash")
 CONTENT = COLUMNS[:-2]
+# Kept beside each entry, outside the chain (derived from the events, checked by verify):
+# the aggregate it is about, and who alone among participants may read it (a concern's raiser).
+PRIVATE = ("aggregate_id", "private_to")
 
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """Which entries to list; every field optional."""
+    """Which entries to list; every field optional. ``reader``: a participant, who sees no one else's concerns."""
 
     relationship_id: str | None = None
     program_id: str | None = None
@@ -26,6 +32,7 @@ class AuditFilter:
     type: str | None = None
     since: str | None = None
     until: str | None = None
+    reader: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
@@ -40,19 +47,38 @@ class AuditFilter:
         if self.until is not None:
             clauses.append("recorded_at < ?")
             params.append(self.until)
+        if self.reader is not None:
+            clauses.append("(private_to IS NULL OR private_to = ?)")
+            params.append(self.reader)
         return " AND ".join(clauses) or "TRUE", params
+
+
+class Remembered(OrderedDict):
+    """A bounded memory (least recently used forgotten first), for what a long rebuild looks up again and again."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: str, value: str | None) -> str | None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.limit:
+            self.popitem(last=False)
+        return value
 
 
 class AuditTrailView(View):
     """Audit entries keyed by store position, with the hash chain."""
 
     name = "audit_trail"
+    VERSION = 2  # 2: concerns (kept private to their raiser) and check-ins
     TABLES = {
         "audit_trail": (
             "position BIGINT PRIMARY KEY, relationship_id TEXT NOT NULL, program_id TEXT NOT NULL, "
             "version INTEGER NOT NULL, type TEXT NOT NULL, actor TEXT NOT NULL, actor_role TEXT NOT NULL, "
             "recorded_at TEXT NOT NULL, summary TEXT NOT NULL, data_sha256 TEXT NOT NULL, "
-            "prev_hash TEXT NOT NULL, hash TEXT NOT NULL"
+            "prev_hash TEXT NOT NULL, hash TEXT NOT NULL, aggregate_id TEXT NOT NULL, private_to TEXT"
         ),
     }
     INDEXES = (
@@ -64,46 +90,59 @@ class AuditTrailView(View):
     )
     QUERY_INDEXES = frozenset({"audit_by_program", "audit_by_actor", "audit_by_type", "audit_by_time"})
 
-    PROGRAMS_REMEMBERED = 50_000
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._programs: OrderedDict[str, str] = OrderedDict()  # relationship -> program, most recent last
+        self._programs = Remembered()  # relationship -> program
+        self._raisers = Remembered()  # concern -> the participant who raised it
+
+    @staticmethod
+    def handled() -> set[type]:
+        return set(LEDGER_EVENTS)  # every event of the record has an entry
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         if not items:
             return
         previous = self._last_hash(cursor)
-        programs = self._programs
         rows = []
         for item in items:
-            entry = entry_for(item.event, item.position, self._program(cursor, item.event, programs), previous)
+            event = item.event
+            entry = entry_for(event, item.position, self._program(cursor, event), previous)
             previous = entry["hash"]
-            rows.append([entry[c] for c in COLUMNS])
-        cursor.executemany(
-            f"INSERT INTO {self.table('audit_trail')} ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in COLUMNS)})", rows)
+            rows.append([*(entry[c] for c in COLUMNS), str(event.originator_id), self._private_to(cursor, event)])
+        columns = (*COLUMNS, *PRIVATE)
+        cursor.executemany(f"INSERT INTO {self.table('audit_trail')} ({', '.join(columns)}) "
+                           f"VALUES ({', '.join('?' for _ in columns)})", rows)
 
     def _last_hash(self, cursor: Cursor) -> str:
         cursor.execute(f"SELECT hash FROM {self.table('audit_trail')} ORDER BY position DESC LIMIT 1")
         row = cursor.fetchone()
         return GENESIS if row is None else row[0]
 
-    def _program(self, cursor: Cursor, event: Any, programs: OrderedDict[str, str]) -> str:
+    def _program(self, cursor: Cursor, event: Any) -> str:
         """The relationship's program: remembered from its start (bounded), else read from the trail."""
+        key = str(event.relationship_id)
+        if isinstance(event, MentorshipRelationship.RelationshipStarted):
+            return self._programs.remember(key, event.program_id)
+        if key in self._programs:
+            return self._programs.remember(key, self._programs[key])
+        cursor.execute(f"SELECT program_id FROM {self.table('audit_trail')} "
+                       "WHERE relationship_id = ? ORDER BY position LIMIT 1", (key,))
+        row = cursor.fetchone()
+        return self._programs.remember(key, row[0] if row else "")
+
+    def _private_to(self, cursor: Cursor, event: Any) -> str | None:
+        """A concern's entries are for the participant who raised it (and overseers) alone."""
         key = str(event.originator_id)
-        if event.originator_version == 1:
-            programs[key] = event.program_id
-        elif key in programs:
-            programs.move_to_end(key)
-        else:
-            cursor.execute(f"SELECT program_id FROM {self.table('audit_trail')} "
-                           "WHERE relationship_id = ? ORDER BY position LIMIT 1", (key,))
-            row = cursor.fetchone()
-            programs[key] = row[0] if row else ""
-        if len(programs) > self.PROGRAMS_REMEMBERED:
-            programs.popitem(last=False)
-        return programs[key]
+        if isinstance(event, Concern.ConcernRaised):
+            return self._raisers.remember(key, event.actor)
+        if not isinstance(event, Concern.Event):
+            return None
+        if key in self._raisers:
+            return self._raisers.remember(key, self._raisers[key])
+        cursor.execute(f"SELECT private_to FROM {self.table('audit_trail')} WHERE relationship_id = ? "
+                       "AND aggregate_id = ? ORDER BY position LIMIT 1", (str(event.relationship_id), key))
+        row = cursor.fetchone()
+        return self._raisers.remember(key, row[0] if row else None)
 
     # -- queries ----------------------------------------------------------------
 
@@ -114,12 +153,16 @@ class AuditTrailView(View):
             f"WHERE {where} AND position > ? ORDER BY position LIMIT ?", [*params, after, limit])
         return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
-    def stream(self, selection: AuditFilter, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    def stream(self, selection: AuditFilter, batch: int = 1000, columns: Sequence[str] = COLUMNS
+               ) -> Iterator[dict[str, Any]]:
         """Every entry of the selection, a short transaction per batch (memory stays flat)."""
         after = 0
         while True:
             with self.store.transaction(write=False) as cursor:
-                rows = self.page(cursor, selection, after, batch)
+                where, params = selection.where()
+                cursor.execute(f"SELECT {', '.join(columns)} FROM {self.table('audit_trail')} "
+                               f"WHERE {where} AND position > ? ORDER BY position LIMIT ?", [*params, after, batch])
+                rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
             yield from rows
             if len(rows) < batch:
                 return

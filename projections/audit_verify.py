@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from itertools import zip_longest
 from typing import Any
 
+from domain.relationship import MentorshipRelationship
 from projections.audit_chain import GENESIS, entry_for
 from projections.base import Item
 
@@ -44,9 +45,9 @@ def _compare(item: Item | None, entry: dict[str, Any] | None, programs: dict[str
         return "stored events and trail entries are not in the same order", min(item.position, entry["position"])
     if item.event is None:
         return "the stored event cannot be read", item.position
-    key = str(item.event.originator_id)
-    if item.event.originator_version == 1:
-        programs[key] = getattr(item.event, "program_id", "")
+    key = str(item.event.relationship_id)
+    if isinstance(item.event, MentorshipRelationship.RelationshipStarted):
+        programs[key] = item.event.program_id
     expected = entry_for(item.event, item.position, programs.get(key, ""), previous)
     if {name: entry.get(name) for name in expected} != expected:
         return "the stored event or its trail entry was altered", item.position

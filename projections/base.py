@@ -24,6 +24,7 @@ from projections.store import Cursor, ViewStore
 
 GENERATIONS_TABLE = "projection_generations"
 TRACKING_TABLE = "projection_tracking"
+VERSIONS_TABLE = "projection_versions"  # the shape of each view's live tables (absent: version 1)
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,25 @@ def create_bookkeeping(store: ViewStore) -> None:
                        "(name TEXT PRIMARY KEY, live INTEGER NOT NULL)")
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {store.table(TRACKING_TABLE)} "
                        "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {store.table(VERSIONS_TABLE)} "
+                       "(name TEXT PRIMARY KEY, version INTEGER NOT NULL)")
 
 
 def live_generation(cursor: Cursor, store: ViewStore, name: str) -> int | None:
     cursor.execute(f"SELECT live FROM {store.table(GENERATIONS_TABLE)} WHERE name = ?", (name,))
     row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def live_version(cursor: Cursor, store: ViewStore, name: str) -> int:
+    cursor.execute(f"SELECT version FROM {store.table(VERSIONS_TABLE)} WHERE name = ?", (name,))
+    row = cursor.fetchone()
+    return 1 if row is None else row[0]
+
+
+def record_version(cursor: Cursor, store: ViewStore, name: str, version: int) -> None:
+    cursor.execute(f"INSERT INTO {store.table(VERSIONS_TABLE)} AS v (name, version) VALUES (?, ?) "
+                   "ON CONFLICT (name) DO UPDATE SET version = excluded.version", (name, version))
 
 
 class View(TrackingRecorder):
@@ -57,6 +71,8 @@ class View(TrackingRecorder):
     """
 
     name: str = ""
+    VERSION = 1  # of the tables' shape: a view whose live tables are older is rebuilt when the service starts
+    IGNORED: frozenset[type] = frozenset()  # event classes this view has nothing to do with, said explicitly
     TABLES: dict[str, str] = {}
     INDEXES: tuple[tuple[str, str, str], ...] = ()  # (index name, table, columns)
     # Indexes that only queries use, not ``apply``: a rebuild makes them once its tables are full,
@@ -127,9 +143,20 @@ class View(TrackingRecorder):
 
     # -- the view change --------------------------------------------------------
 
+    @staticmethod
+    @abstractmethod
+    def handled() -> set[type]:
+        """The event classes this view changes for (every other one must be in IGNORED)."""
+
     @abstractmethod
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         """Change the view for these events, in order, inside the caller's transaction."""
+
+
+def handled_by(dispatcher: Any, classes: Sequence[type]) -> set[type]:
+    """The classes a singledispatch function has a handler of its own for (its fallback refuses the rest)."""
+    fallback = dispatcher.dispatch(object)
+    return {cls for cls in classes if dispatcher.dispatch(cls) is not fallback}
 
 
 class BatchProjection(Projection[View]):

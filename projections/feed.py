@@ -8,24 +8,15 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from domain.ledger import MentorshipLedger
-from domain.relationship import MentorshipRelationship
+from domain.registry import LEDGER_EVENTS
 from projections.base import Item
 
-RELATIONSHIP_EVENTS = (
-    MentorshipRelationship.RelationshipStarted,
-    MentorshipRelationship.FeedbackGiven,
-    MentorshipRelationship.FeedbackReceived,
-    MentorshipRelationship.ActionCompleted,
-    MentorshipRelationship.RelationshipPaused,
-    MentorshipRelationship.RelationshipResumed,
-    MentorshipRelationship.RelationshipEnded,
-)
-RELATIONSHIP_TOPICS = tuple(get_topic(cls) for cls in RELATIONSHIP_EVENTS)
-_TOPICS = frozenset(RELATIONSHIP_TOPICS)
+LEDGER_TOPICS = tuple(get_topic(cls) for cls in LEDGER_EVENTS)
+_TOPICS = frozenset(LEDGER_TOPICS)
 
 
 def read_batch(ledger: MentorshipLedger, after: int, limit: int) -> list[Item]:
-    """Every event after a position (up to ``limit``); only mentorship events are decoded."""
+    """Every event after a position (up to ``limit``); only the record's events are decoded (not idempotency keys)."""
     notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
     return [
         Item(ledger.mapper.to_domain_event(n) if n.topic in _TOPICS else None, n.id)
@@ -33,11 +24,11 @@ def read_batch(ledger: MentorshipLedger, after: int, limit: int) -> list[Item]:
     ]
 
 
-def relationship_events(ledger: MentorshipLedger, after: int = 0, batch: int = 1000) -> Iterator[Item]:
-    """Every relationship event after a position, decoded, in store order."""
+def ledger_events(ledger: MentorshipLedger, after: int = 0, batch: int = 1000) -> Iterator[Item]:
+    """Every event of the record after a position, decoded, in store order."""
     while True:
         notifications = ledger.recorder.select_notifications(
-            start=after, limit=batch, topics=RELATIONSHIP_TOPICS, inclusive_of_start=False
+            start=after, limit=batch, topics=LEDGER_TOPICS, inclusive_of_start=False
         )
         for notification in notifications:
             yield Item(_decoded(ledger, notification), notification.id)

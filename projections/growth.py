@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from domain.concern import Concern as C
+from domain.relationship import MentorshipRelationship as R
 from projections.base import Item, View
 from projections.canonical import stamp
 from projections.store import Cursor
@@ -26,6 +28,8 @@ class SkillsGrowthView(View):
     """Mentions of each skill in feedback a participant received, by kind, and actions completed per skill."""
 
     name = "skills_growth"
+    IGNORED = frozenset({R.RelationshipStarted, R.FeedbackReceived, R.RelationshipPaused, R.RelationshipResumed,
+                         R.RelationshipEnded, R.CheckInHeld, C.ConcernRaised, C.ConcernResolved})
     TABLES = {
         "growth": (
             "participant_id TEXT NOT NULL, skill_key TEXT NOT NULL, skill TEXT NOT NULL, "
@@ -37,16 +41,19 @@ class SkillsGrowthView(View):
         "growth_actions": "action_id TEXT PRIMARY KEY, participant_id TEXT NOT NULL, skill_keys TEXT NOT NULL",
     }
 
+    @staticmethod
+    def handled() -> set[type]:
+        return {R.FeedbackGiven, R.ActionCompleted}
+
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         """A batch as one upsert per (participant, skill) named in it, then the completions."""
         mentions: dict[tuple[str, str], list[Any]] = {}
         actions: list[tuple[str, str, str]] = []
         completed = []
         for item in items:
-            kind = type(item.event).__name__
-            if kind == "FeedbackGiven":
+            if isinstance(item.event, R.FeedbackGiven):
                 actions.extend(self._mentioned(item.event, mentions))
-            elif kind == "ActionCompleted":
+            elif isinstance(item.event, R.ActionCompleted):
                 completed.append(str(item.event.action_id))
         growth = self.table("growth")
         cursor.executemany(

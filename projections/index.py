@@ -1,18 +1,23 @@
-"""The relationship index: list and filter relationships by program, participant and status."""
+"""The relationship index: list and filter relationships by program, participant and status; their concerns."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import singledispatchmethod
 from typing import Any
 
-from projections.base import Item, View
+from domain.concern import Concern as C
+from domain.registry import LEDGER_EVENTS
+from domain.relationship import MentorshipRelationship as R
+from projections.base import Item, View, handled_by
 from projections.canonical import stamp
 from projections.store import Cursor
 
 COLUMNS = ("relationship_id", "program_id", "mentor_id", "mentee_id", "status", "version", "started_at",
            "updated_at")
-LIFECYCLE = {"RelationshipPaused": "paused", "RelationshipResumed": "active", "RelationshipEnded": "ended"}
+CONCERN_COLUMNS = ("concern_id", "relationship_id", "raised_by", "raised_at", "status")
+LIFECYCLE = {R.RelationshipPaused: "paused", R.RelationshipResumed: "active", R.RelationshipEnded: "ended"}
 
 
 @dataclass(frozen=True)
@@ -40,14 +45,19 @@ class IndexFilter:
 
 
 class RelationshipIndexView(View):
-    """One row per relationship: who, which program, status, version."""
+    """One row per relationship (who, which program, status, version) and one per concern raised."""
 
     name = "relationship_index"
+    VERSION = 2  # 2: concerns
     TABLES = {
         "relationships": (
             "relationship_id TEXT PRIMARY KEY, program_id TEXT NOT NULL, mentor_id TEXT NOT NULL, "
             "mentee_id TEXT NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL, "
             "started_at TEXT NOT NULL, updated_at TEXT NOT NULL"
+        ),
+        "concerns": (
+            "concern_id TEXT PRIMARY KEY, relationship_id TEXT NOT NULL, raised_by TEXT NOT NULL, "
+            "raised_at TEXT NOT NULL, status TEXT NOT NULL"
         ),
     }
     INDEXES = (
@@ -55,24 +65,49 @@ class RelationshipIndexView(View):
         ("relationships_by_program", "relationships", "program_id, started_at, relationship_id"),
         ("relationships_by_mentor", "relationships", "mentor_id, started_at, relationship_id"),
         ("relationships_by_mentee", "relationships", "mentee_id, started_at, relationship_id"),
+        ("concerns_by_relationship", "concerns", "relationship_id, raised_at, concern_id"),
     )
     QUERY_INDEXES = frozenset(name for name, _, _ in INDEXES)
 
+    @classmethod
+    def handled(cls) -> set[type]:
+        return handled_by(cls.on.dispatcher, LEDGER_EVENTS)
+
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
-        table = self.table("relationships")
         for item in items:
-            event, rid, at = item.event, str(item.event.originator_id), stamp(item.event.timestamp)
-            if event.originator_version == 1:
-                cursor.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, 'active', 1, ?, ?)",
-                               (rid, event.program_id, event.mentor_id, event.mentee_id, at, at))
-                continue
-            status = LIFECYCLE.get(type(event).__name__)
-            if status is None:
-                cursor.execute(f"UPDATE {table} SET version = ?, updated_at = ? WHERE relationship_id = ?",
-                               (event.originator_version, at, rid))
-            else:
-                cursor.execute(f"UPDATE {table} SET version = ?, updated_at = ?, status = ? WHERE relationship_id = ?",
-                               (event.originator_version, at, status, rid))
+            self.on(item.event, cursor)
+
+    @singledispatchmethod
+    def on(self, event: Any, cursor: Cursor) -> None:
+        raise TypeError(f"the relationship index does not know {type(event).__name__}")
+
+    @on.register
+    def _started(self, event: R.RelationshipStarted, cursor: Cursor) -> None:
+        at = stamp(event.timestamp)
+        cursor.execute(f"INSERT INTO {self.table('relationships')} VALUES (?, ?, ?, ?, 'active', 1, ?, ?)",
+                       (str(event.originator_id), event.program_id, event.mentor_id, event.mentee_id, at, at))
+
+    @on.register
+    def _changed(self, event: R.Event, cursor: Cursor) -> None:
+        """Every later event moves the version on; lifecycle events change the status too."""
+        status = LIFECYCLE.get(type(event))
+        sets, params = "version = ?, updated_at = ?", [event.originator_version, stamp(event.timestamp)]
+        if status is not None:
+            sets, params = sets + ", status = ?", [*params, status]
+        cursor.execute(f"UPDATE {self.table('relationships')} SET {sets} WHERE relationship_id = ?",
+                       (*params, str(event.originator_id)))
+
+    @on.register
+    def _raised(self, event: C.ConcernRaised, cursor: Cursor) -> None:
+        cursor.execute(f"INSERT INTO {self.table('concerns')} VALUES (?, ?, ?, ?, 'open')",
+                       (str(event.originator_id), str(event.relationship_id), event.actor, stamp(event.timestamp)))
+
+    @on.register
+    def _resolved(self, event: C.ConcernResolved, cursor: Cursor) -> None:
+        cursor.execute(f"UPDATE {self.table('concerns')} SET status = 'resolved' WHERE concern_id = ?",
+                       (str(event.originator_id),))
+
+    # -- queries ----------------------------------------------------------------
 
     def page(self, cursor: Cursor, selection: IndexFilter, after: tuple[str, str] | None,
              limit: int) -> list[dict[str, Any]]:
@@ -83,3 +118,16 @@ class RelationshipIndexView(View):
         cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.table('relationships')} WHERE {where} "
                        "ORDER BY started_at, relationship_id LIMIT ?", [*params, limit])
         return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+    def concerns(self, cursor: Cursor, relationship_id: str, raised_by: str | None,
+                 after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """The concerns about a relationship, oldest first; ``raised_by`` keeps to one raiser's."""
+        where, params = "relationship_id = ?", [relationship_id]
+        if raised_by is not None:
+            where, params = where + " AND raised_by = ?", [*params, raised_by]
+        if after is not None:
+            where += " AND (raised_at > ? OR (raised_at = ? AND concern_id > ?))"
+            params += [after[0], after[0], after[1]]
+        cursor.execute(f"SELECT {', '.join(CONCERN_COLUMNS)} FROM {self.table('concerns')} WHERE {where} "
+                       "ORDER BY raised_at, concern_id LIMIT ?", [*params, limit])
+        return [dict(zip(CONCERN_COLUMNS, row, strict=True)) for row in cursor.fetchall()]

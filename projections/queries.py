@@ -8,6 +8,7 @@ see everything.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,12 +16,15 @@ from uuid import UUID
 from domain import errors
 from domain.ledger import MentorshipLedger
 from domain.principal import Principal
-from projections import health_score as hs
 from projections.audit import AuditFilter
 from projections.audit_verify import verify_chain
-from projections.feed import relationship_events
+from projections.feed import ledger_events
+from projections.health import figures as hf
+from projections.health import score as hs
 from projections.index import IndexFilter
 from projections.service import Projections
+
+OVERSEERS_ONLY = ("open_concerns",)  # health figures a participant must not see: a concern's mere existence
 
 
 class LedgerQueries:
@@ -46,7 +50,7 @@ class LedgerQueries:
     def health(self, principal: Principal, relationship_id: UUID, *, version: int | None = None,
                as_of: datetime | None = None) -> dict[str, Any]:
         """A relationship's health now (from the view) or as it stood at a version or time (from its events)."""
-        current = self.ledger.get_relationship(principal, relationship_id)
+        current = self.ledger.visible(principal, relationship_id)
         if version is None and as_of is None:
             view = self.projections.view("relationship_health")
             with view.store.transaction(write=False) as cursor:
@@ -54,8 +58,8 @@ class LedgerQueries:
                 position = view.position(cursor)
             if figures is None:
                 raise errors.RelationshipNotFoundError("No such relationship.")
-            return hs.assess(figures, self.ledger.clock(), position)
-        return self._health_then(relationship_id, current["version"], version, as_of)
+            return _for(principal, hs.assess(figures, self.ledger.clock(), position))
+        return _for(principal, self._health_then(relationship_id, current.version, version, as_of))
 
     def _health_then(self, relationship_id: UUID, current: int, version: int | None,
                      as_of: datetime | None) -> dict[str, Any]:
@@ -65,7 +69,7 @@ class LedgerQueries:
         if not events or (version is not None and version > current):
             raise errors.VersionNotFoundError("The relationship had no such version.")
         moment = min(as_of, self.ledger.clock()) if as_of is not None else events[-1].timestamp
-        return hs.assess(hs.fold(events), moment)
+        return {**hs.assess(hf.fold(events), moment), "open_concerns": None}
 
     def health_page(self, principal: Principal, *, program_id: str | None, status: str | None,
                     after: tuple[int, str] | None, limit: int, now: datetime | None = None) -> tuple[list, datetime]:
@@ -94,15 +98,14 @@ class LedgerQueries:
 
     def audit_page(self, principal: Principal, selection: AuditFilter, after: int, limit: int) -> list[dict[str, Any]]:
         """Audit entries in store order; a participant must name one of their relationships."""
-        self._check_audit_access(principal, selection)
+        selection = self._audit_selection(principal, selection)
         view = self.projections.view("audit_trail")
         with view.store.transaction(write=False) as cursor:
             return view.page(cursor, selection, after, limit)
 
     def audit_stream(self, principal: Principal, selection: AuditFilter) -> Iterator[dict[str, Any]]:
         """The whole selection, entry by entry (for NDJSON and CSV exports)."""
-        self._check_audit_access(principal, selection)
-        return self.projections.view("audit_trail").stream(selection)
+        return self.projections.view("audit_trail").stream(self._audit_selection(principal, selection))
 
     def audit_head(self, principal: Principal) -> dict[str, Any]:
         """The newest entry's position and hash: keep it elsewhere to prove later that nothing before it changed."""
@@ -116,7 +119,7 @@ class LedgerQueries:
         self._require_overseer(principal)
         view = self.projections.view("audit_trail")
         tracked = view.max_tracking_id() or 0
-        events = (item for item in relationship_events(self.ledger) if item.position <= tracked)
+        events = (item for item in ledger_events(self.ledger) if item.position <= tracked)
         entries = (entry for entry in view.stream(AuditFilter()) if entry["position"] <= tracked)
         return {**verify_chain(events, entries, anchor), "as_of_position": tracked}
 
@@ -127,12 +130,33 @@ class LedgerQueries:
         if principal.is_participant:
             raise errors.NotPermittedError("Only coordinators and auditors see this.")
 
-    def _check_audit_access(self, principal: Principal, selection: AuditFilter) -> None:
+    def _audit_selection(self, principal: Principal, selection: AuditFilter) -> AuditFilter:
+        """What a caller may read of the trail: participants, one of their relationships, no one else's concerns."""
         if not principal.is_participant:
-            return
+            return selection
         if selection.relationship_id is None:
             raise errors.NotPermittedError("Participants read the audit trail of one of their relationships.")
         self.ledger.check_visible(principal, UUID(selection.relationship_id))
+        return replace(selection, reader=principal.id)
+
+    # -- concerns ---------------------------------------------------------------------
+
+    def concerns(self, principal: Principal, relationship_id: UUID, after: tuple[str, str] | None,
+                 limit: int) -> list[dict[str, Any]]:
+        """Concerns about a relationship: all of them for overseers, a participant's own for a participant."""
+        self.ledger.check_visible(principal, relationship_id)
+        view = self.projections.view("relationship_index")
+        with view.store.transaction(write=False) as cursor:
+            rows = view.concerns(cursor, str(relationship_id), principal.id if principal.is_participant else None,
+                                 after, limit)
+        return [self.ledger.concern_answer(UUID(row["concern_id"])) for row in rows]
+
+
+def _for(principal: Principal, health: dict[str, Any]) -> dict[str, Any]:
+    """Health as this caller may read it (participants do not learn of concerns)."""
+    if principal.is_participant:
+        return {k: v for k, v in health.items() if k not in OVERSEERS_ONLY}
+    return health
 
 
 def _printable(participant_id: str) -> bool:

@@ -12,10 +12,18 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.ledger import MentorshipLedger
 from projections.audit import AuditTrailView
-from projections.base import GENERATIONS_TABLE, BatchProjection, View, create_bookkeeping, live_generation
+from projections.base import (
+    GENERATIONS_TABLE,
+    BatchProjection,
+    View,
+    create_bookkeeping,
+    live_generation,
+    live_version,
+    record_version,
+)
 from projections.feed import read_batch
 from projections.growth import SkillsGrowthView
-from projections.health import HealthView
+from projections.health.view import HealthView
 from projections.index import RelationshipIndexView
 from projections.store import ViewStore
 
@@ -40,6 +48,9 @@ class Projections:
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
             self._ensure_live(name)
+        for name, cls in VIEW_CLASSES.items():
+            if self._live_version(name) < cls.VERSION:
+                self.rebuild(name, only_if_older=True)  # tables of an older shape: replay into the new one
 
     # -- views --------------------------------------------------------------------
 
@@ -66,7 +77,14 @@ class Projections:
                 generation = 1
                 cursor.execute(f"INSERT INTO {self.store.table(GENERATIONS_TABLE)} (name, live) VALUES (?, ?)",
                                (name, generation))
+                record_version(cursor, self.store, name, VIEW_CLASSES[name].VERSION)
+            elif live_version(cursor, self.store, name) < VIEW_CLASSES[name].VERSION:
+                return  # an older shape: rebuilt (not altered) by the caller
             self._instance(name, generation).create_tables(cursor)
+
+    def _live_version(self, name: str) -> int:
+        with self.store.transaction(write=False) as cursor:
+            return live_version(cursor, self.store, name)
 
     def _serialise_schema_changes(self, cursor: Any) -> None:
         if self.store.postgres:
@@ -149,8 +167,18 @@ class Projections:
 
     # -- rebuilding ---------------------------------------------------------------
 
-    def rebuild(self, name: str, progress: Progress | None = None) -> int:
-        """Replay every event into a fresh generation of a view, then switch queries over to it."""
+    def rebuild(self, name: str, progress: Progress | None = None, *, only_if_older: bool = False) -> int:
+        """Replay every event into a fresh generation of a view, then switch queries over to it.
+
+        One rebuild of a view at a time, across processes; ``only_if_older``: unless
+        another process rebuilt it to the current shape meanwhile.
+        """
+        with self.store.exclusive(f"rebuild {name}"):
+            if only_if_older and self._live_version(name) >= VIEW_CLASSES[name].VERSION:
+                return self.view(name).generation
+            return self._rebuild(name, progress)
+
+    def _rebuild(self, name: str, progress: Progress | None) -> int:
         with self.store.transaction(write=True) as cursor:
             self._serialise_schema_changes(cursor)
             old = live_generation(cursor, self.store, name) or 1
@@ -180,6 +208,7 @@ class Projections:
                 return False
             cursor.execute(f"UPDATE {self.store.table(GENERATIONS_TABLE)} SET live = ? WHERE name = ? AND live = ?",
                            (fresh.generation, name, old))
+            record_version(cursor, self.store, name, fresh.VERSION)
         return True
 
     # -- running as a worker ------------------------------------------------------------

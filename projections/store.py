@@ -8,6 +8,7 @@ floor, automatic types) are spelled through ``Dialect``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import math
@@ -199,6 +200,26 @@ class ViewStore:
                 raise
             finally:
                 raw.close()
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` across processes until the block ends (PostgreSQL: advisory; SQLite: a file)."""
+        if self.postgres:
+            conn = self.datastore.pool.get()
+            try:
+                with conn.raw.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_lock(%s)", (self.lock_key(name),))
+                yield
+            finally:
+                self.datastore.pool.put(conn, broken=True)  # closing the session releases the lock
+            return
+        path = f"{self.datastore.pool.db_name}.{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def lock_key(self, name: str) -> int:
         """A stable 63-bit number for a name, for PostgreSQL advisory locks."""

@@ -187,7 +187,7 @@ def test_store_errors_are_never_stack_traces(service, monkeypatch):
     def fail(*args, **kwargs):
         raise OperationalError("connection refused by test")
 
-    monkeypatch.setattr(service.app.extensions["ledger"], "_current", fail)
+    monkeypatch.setattr(service.app.extensions["ledger"].runner, "current", fail)
     response = service.post("coordinator", "/v1/relationships/00000000-0000-0000-0000-000000000000/pause")
     body = assert_problem(response, 503)
     assert response.headers["Retry-After"] == "1"

@@ -252,7 +252,7 @@ def test_a_refusal_on_a_stale_copy_is_checked_against_the_store(two_processes):
     given = feedback(second, rid)  # feedback `first` has not seen
     feedback_id = UUID(given.body["feedback_id"])
     action_id = UUID(given.body["action_items"][0]["action_id"])
-    first.check_may(MENTEE, rid, "receive_feedback", feedback_id)
+    first.check_may(MENTEE, first.receive_feedback, rid, feedback_id)
     assert first.receive_feedback(MENTEE, rid, feedback_id, usefulness=5).version == 6
     assert first.complete_action(MENTEE, rid, action_id).version == 7
     second.end_relationship(MENTOR, rid)

@@ -3,194 +3,348 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
-from uuid import uuid4
+from datetime import date, datetime, timedelta, timezone
+from uuid import UUID, uuid4
 
 import pytest
 
 from domain import errors
-from domain.principal import Actor
+from domain.events import Act
 from domain.relationship import MentorshipRelationship
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
-COORDINATOR = Actor("ada", "coordinator")
-MENTOR = Actor("mentor-7", "mentor")
-MENTEE = Actor("mentee-12", "mentee")
+COORDINATOR = Act("ada", "coordinator", T0, "key-start")
+MENTOR = Act("mentor-7", "mentor", T0 + timedelta(days=1), "key-mentor")
+MENTEE = Act("mentee-12", "mentee", T0 + timedelta(days=2), "key-mentee")
 
 
-def started() -> MentorshipRelationship:
-    return MentorshipRelationship.start(
-        relationship_id=uuid4(), program_id="spring-2026", mentor_id=MENTOR.id, mentee_id=MENTEE.id,
-        goals=["Lead a design review"], actor=COORDINATOR, command_id=None, at=T0,
-    )
+def started(**overrides) -> MentorshipRelationship:
+    arguments = {"relationship_id": uuid4(), "program_id": "spring-2026", "mentor_id": "mentor-7",
+                 "mentee_id": "mentee-12", "goals": ["Lead a design review"], "by": COORDINATOR, **overrides}
+    return MentorshipRelationship.start(**arguments)
 
 
-def give(rel: MentorshipRelationship, by: Actor = MENTOR, items: int = 1) -> tuple[str, list[str]]:
+def give(rel: MentorshipRelationship, by: Act = MENTOR, items: int = 1) -> tuple[UUID, list[UUID]]:
     feedback_id = uuid4()
-    action_items = [{"action_id": uuid4(), "description": f"step {i}", "due_on": "2026-02-01"} for i in range(items)]
-    rel.give_feedback(feedback_id=feedback_id, content="Clear review; slow down on trade-offs.",
-                      kind="improvement", skills=["presenting"], action_items=action_items,
-                      actor=by, command_id=None, at=T0 + timedelta(days=1))
+    action_items = [{"action_id": uuid4(), "description": f"step {i}", "due_on": date(2026, 2, 1)} for i in range(items)]
+    rel.give_feedback(feedback_id=feedback_id, content="Clear review; slow down on trade-offs.", kind="improvement",
+                      skills=["presenting"], action_items=action_items, by=by)
     return feedback_id, [item["action_id"] for item in action_items]
 
 
-def test_a_started_relationship_is_active_at_version_one():
+def last(rel: MentorshipRelationship):
+    return rel.pending_events[-1]
+
+
+# -- starting ------------------------------------------------------------------------
+
+
+def test_a_started_relationship_is_active_at_version_one_and_records_what_was_given():
+    rid = uuid4()
+    rel = started(relationship_id=rid)
+    event = last(rel)
+    assert (rel.id, rel.status, rel.version, rel.mentor_id, rel.mentee_id) == (rid, "active", 1, "mentor-7", "mentee-12")
+    assert (event.program_id, event.mentor_id, event.mentee_id, event.goals) == (
+        "spring-2026", "mentor-7", "mentee-12", ["Lead a design review"])
+    assert (event.actor, event.actor_role, event.command_id, event.timestamp) == ("ada", "coordinator", "key-start", T0)
+    assert rel.started_at == T0 and rel.counts == {"feedback": 0, "actions": 0, "check_ins": 0}
+
+
+def test_mentor_and_mentee_must_differ_and_the_error_names_the_mentee():
+    with pytest.raises(errors.SameParticipantError) as refused:
+        started(mentor_id="x", mentee_id="x")
+    assert refused.value.field == "mentee_id"
+
+
+# -- feedback ---------------------------------------------------------------------------
+
+
+def test_feedback_records_giver_recipient_words_and_actions_owned_by_the_recipient():
     rel = started()
-    assert (rel.status, rel.version, rel.mentor_id, rel.mentee_id) == ("active", 1, "mentor-7", "mentee-12")
-    assert rel.started_at == T0
+    feedback_id, (action_id,) = give(rel, by=MENTOR)
+    event = last(rel)
+    assert (event.feedback_id, event.giver_id, event.giver_role, event.recipient_id, event.recipient_role) == (
+        feedback_id, "mentor-7", "mentor", "mentee-12", "mentee")
+    assert (event.content, event.kind, event.skills) == ("Clear review; slow down on trade-offs.", "improvement",
+                                                          ["presenting"])
+    assert event.action_items == [{"action_id": action_id, "description": "step 0", "due_on": "2026-02-01",
+                                   "owner_id": "mentee-12"}]
+    assert (event.actor, event.actor_role, event.command_id, event.timestamp) == (
+        "mentor-7", "mentor", "key-mentor", MENTOR.at)
+    assert rel.awaiting == {str(feedback_id): "mentee-12"}
+    assert rel.open_actions == {str(action_id): ["mentee-12", str(feedback_id)]}
+    assert rel.counts == {"feedback": 1, "actions": 1, "check_ins": 0}
 
 
-def test_mentor_and_mentee_must_differ():
-    with pytest.raises(errors.SameParticipantError):
-        MentorshipRelationship.start(relationship_id=uuid4(), program_id="p", mentor_id="x", mentee_id="x",
-                                     goals=[], actor=COORDINATOR, command_id=None, at=T0)
-
-
-def test_only_a_coordinator_starts_a_relationship():
-    with pytest.raises(errors.NotPermittedError):
-        MentorshipRelationship.start(relationship_id=uuid4(), program_id="p", mentor_id="a", mentee_id="b",
-                                     goals=[], actor=MENTOR, command_id=None, at=T0)
-
-
-def test_feedback_flows_both_ways_and_the_recipient_owns_the_actions():
+def test_feedback_flows_the_other_way_too():
     rel = started()
-    to_mentee, mentee_actions = give(rel, by=MENTOR)
-    to_mentor, mentor_actions = give(rel, by=MENTEE)
-    assert rel.feedback[str(to_mentee)]["recipient_id"] == "mentee-12"
-    assert rel.feedback[str(to_mentor)]["recipient_role"] == "mentor"
-    assert rel.actions[str(mentee_actions[0])]["owner_id"] == "mentee-12"
-    assert rel.actions[str(mentor_actions[0])]["owner_id"] == "mentor-7"
+    feedback_id, (action_id,) = give(rel, by=MENTEE)
+    assert (last(rel).recipient_id, last(rel).recipient_role, last(rel).giver_role) == ("mentor-7", "mentor", "mentee")
+    assert rel.open_actions[str(action_id)][0] == "mentor-7"
 
 
-def test_a_coordinator_does_not_give_feedback():
-    with pytest.raises(errors.NotPermittedError):
-        give(started(), by=COORDINATOR)
+def test_an_action_without_a_due_date_keeps_none():
+    rel = started()
+    rel.give_feedback(feedback_id=uuid4(), content="c", kind="general", skills=[],
+                      action_items=[{"action_id": uuid4(), "description": "d"}], by=MENTOR)
+    assert last(rel).action_items[0]["due_on"] is None
 
 
 def test_only_the_recipient_acknowledges_feedback():
     rel = started()
     feedback_id, _ = give(rel, by=MENTOR)
-    with pytest.raises(errors.NotPermittedError):
-        rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None,
-                             actor=MENTOR, command_id=None, at=T0)
+    for someone in (MENTOR, Act("mentee-12", "coordinator", T0)):
+        with pytest.raises(errors.NotPermittedError):
+            rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=someone)
 
 
-def test_feedback_is_acknowledged_once():
+def test_a_receipt_records_the_reflection_and_rating():
     rel = started()
     feedback_id, _ = give(rel)
-    rel.receive_feedback(feedback_id=feedback_id, reflection="Fair.", usefulness=4, actor=MENTEE,
-                         command_id=None, at=T0)
+    rel.receive_feedback(feedback_id=feedback_id, reflection="Fair.", usefulness=4, by=MENTEE)
+    event = last(rel)
+    assert (event.feedback_id, event.reflection, event.usefulness) == (feedback_id, "Fair.", 4)
+    assert (event.actor, event.actor_role, event.command_id, event.timestamp) == (
+        "mentee-12", "mentee", "key-mentee", MENTEE.at)
+    assert rel.awaiting == {} and feedback_id.hex in rel.received
+
+
+def test_feedback_is_acknowledged_once_and_the_giver_still_may_not():
+    rel = started()
+    feedback_id, _ = give(rel)
+    rel.receive_feedback(feedback_id=feedback_id, reflection="Fair.", usefulness=4, by=MENTEE)
     with pytest.raises(errors.FeedbackAlreadyReceivedError):
-        rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, actor=MENTEE,
-                             command_id=None, at=T0)
+        rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTEE)
+    with pytest.raises(errors.NotPermittedError):
+        rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTOR)
     assert rel.version == 3
 
 
-def test_unknown_feedback_cannot_be_acknowledged():
-    with pytest.raises(errors.FeedbackNotFoundError):
-        started().receive_feedback(feedback_id=uuid4(), reflection=None, usefulness=None, actor=MENTEE,
-                                   command_id=None, at=T0)
+def test_unknown_feedback_cannot_be_acknowledged_even_when_others_were():
+    rel = started()
+    feedback_id, (action_id,) = give(rel)
+    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTEE)
+    for unknown in (uuid4(), action_id):
+        with pytest.raises(errors.FeedbackNotFoundError):
+            rel.receive_feedback(feedback_id=unknown, reflection=None, usefulness=None, by=MENTEE)
+
+
+# -- actions -------------------------------------------------------------------------------
 
 
 def test_an_action_is_completed_once_by_its_owner():
     rel = started()
     _, (action_id,) = give(rel)
     with pytest.raises(errors.NotPermittedError):
-        rel.complete_action(action_id=action_id, outcome=None, actor=MENTOR, command_id=None, at=T0)
-    rel.complete_action(action_id=action_id, outcome="Done", actor=MENTEE, command_id=None, at=T0)
+        rel.complete_action(action_id=action_id, outcome=None, by=MENTOR)
+    rel.complete_action(action_id=action_id, outcome="Done", by=MENTEE)
+    assert (last(rel).action_id, last(rel).outcome, last(rel).actor) == (action_id, "Done", "mentee-12")
     with pytest.raises(errors.ActionAlreadyCompletedError):
-        rel.complete_action(action_id=action_id, outcome=None, actor=MENTEE, command_id=None, at=T0)
-    assert rel.actions[str(action_id)]["status"] == "completed"
+        rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+    with pytest.raises(errors.NotPermittedError):
+        rel.complete_action(action_id=action_id, outcome=None, by=MENTOR)
+    assert rel.open_actions == {} and action_id.hex in rel.completed
 
 
 def test_a_coordinator_may_complete_any_action():
     rel = started()
     _, (action_id,) = give(rel)
-    rel.complete_action(action_id=action_id, outcome=None, actor=COORDINATOR, command_id=None, at=T0)
-    assert rel.actions[str(action_id)]["completed_by"] == "ada"
+    rel.complete_action(action_id=action_id, outcome=None, by=COORDINATOR)
+    assert (last(rel).actor, last(rel).actor_role) == ("ada", "coordinator")
+
+
+def test_unknown_actions_cannot_be_completed():
+    rel = started()
+    feedback_id, (action_id,) = give(rel)
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+    for unknown in (uuid4(), feedback_id):
+        with pytest.raises(errors.ActionNotFoundError):
+            rel.complete_action(action_id=unknown, outcome=None, by=COORDINATOR)
+
+
+def test_closed_items_remember_whose_they_were_for_either_participant():
+    rel = started()
+    to_mentor, (mentor_action,) = give(rel, by=MENTEE)
+    to_mentee, (mentee_action,) = give(rel, by=MENTOR)
+    rel.receive_feedback(feedback_id=to_mentor, reflection=None, usefulness=None, by=MENTOR)
+    rel.receive_feedback(feedback_id=to_mentee, reflection=None, usefulness=None, by=MENTEE)
+    rel.complete_action(action_id=mentor_action, outcome=None, by=MENTOR)
+    rel.complete_action(action_id=mentee_action, outcome=None, by=MENTEE)
+    with pytest.raises(errors.FeedbackAlreadyReceivedError):
+        rel.receive_feedback(feedback_id=to_mentor, reflection=None, usefulness=None, by=MENTOR)
+    with pytest.raises(errors.NotPermittedError):
+        rel.receive_feedback(feedback_id=to_mentor, reflection=None, usefulness=None, by=MENTEE)
+    with pytest.raises(errors.ActionAlreadyCompletedError):
+        rel.complete_action(action_id=mentee_action, outcome=None, by=MENTEE)
+    with pytest.raises(errors.NotPermittedError):
+        rel.complete_action(action_id=mentee_action, outcome=None, by=MENTOR)
+
+
+# -- lifecycle -----------------------------------------------------------------------------------
 
 
 def test_no_new_feedback_while_paused_but_receipts_and_completions_go_on():
     rel = started()
     feedback_id, (action_id,) = give(rel)
-    rel.pause(reason="Holidays", actor=COORDINATOR, command_id=None, at=T0)
+    rel.pause(reason="Holidays", by=COORDINATOR)
+    assert (rel.status, last(rel).reason) == ("paused", "Holidays")
     with pytest.raises(errors.RelationshipPausedError):
         give(rel)
-    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, actor=MENTEE,
-                         command_id=None, at=T0)
-    rel.complete_action(action_id=action_id, outcome=None, actor=MENTEE, command_id=None, at=T0)
-    assert rel.status == "paused"
+    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTEE)
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+    rel.resume(reason="Back", by=COORDINATOR)
+    assert (rel.status, last(rel).reason) == ("active", "Back")
+    give(rel)
 
 
 def test_pausing_a_paused_or_resuming_an_active_relationship_is_refused():
     rel = started()
     with pytest.raises(errors.RelationshipNotPausedError):
-        rel.resume(reason=None, actor=COORDINATOR, command_id=None, at=T0)
-    rel.pause(reason=None, actor=COORDINATOR, command_id=None, at=T0)
+        rel.resume(reason=None, by=COORDINATOR)
+    rel.pause(reason=None, by=COORDINATOR)
     with pytest.raises(errors.RelationshipAlreadyPausedError):
-        rel.pause(reason=None, actor=COORDINATOR, command_id=None, at=T0)
+        rel.pause(reason=None, by=COORDINATOR)
 
 
-def test_participants_neither_pause_nor_resume():
-    with pytest.raises(errors.NotPermittedError):
-        started().pause(reason=None, actor=MENTEE, command_id=None, at=T0)
-
-
-def test_either_participant_may_end_and_then_nothing_new_happens():
+def test_ended_is_final():
     rel = started()
     feedback_id, (action_id,) = give(rel)
-    rel.end(reason="Goals met", actor=MENTEE, command_id=None, at=T0)
-    with pytest.raises(errors.RelationshipEndedError):
-        give(rel)
-    with pytest.raises(errors.RelationshipEndedError):
-        rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, actor=MENTEE,
-                             command_id=None, at=T0)
-    with pytest.raises(errors.RelationshipEndedError):
-        rel.complete_action(action_id=action_id, outcome=None, actor=MENTEE, command_id=None, at=T0)
-    with pytest.raises(errors.RelationshipEndedError):
-        rel.end(reason=None, actor=COORDINATOR, command_id=None, at=T0)
+    rel.end(reason="Goals met", by=MENTEE)
+    assert (rel.status, last(rel).reason, last(rel).actor_role) == ("ended", "Goals met", "mentee")
+    refused = [lambda: give(rel), lambda: rel.end(reason=None, by=COORDINATOR),
+               lambda: rel.pause(reason=None, by=COORDINATOR), lambda: rel.resume(reason=None, by=COORDINATOR),
+               lambda: rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTEE),
+               lambda: rel.complete_action(action_id=action_id, outcome=None, by=MENTEE),
+               lambda: rel.hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 6), minutes=5, note=None,
+                                         by=MENTEE)]
+    for command in refused:
+        with pytest.raises(errors.RelationshipEndedError):
+            command()
+    assert rel.version == 3
 
 
 def test_a_refused_command_changes_nothing():
     rel = started()
-    before = (rel.version, dict(rel.feedback), rel.status, len(rel.pending_events))
+    before = copy.deepcopy(rel)
     with pytest.raises(errors.RelationshipNotPausedError):
-        rel.resume(reason=None, actor=COORDINATOR, command_id=None, at=T0)
-    assert (rel.version, dict(rel.feedback), rel.status, len(rel.pending_events)) == before
+        rel.resume(reason=None, by=COORDINATOR)
+    assert rel.__dict__ == before.__dict__
 
 
-def test_every_event_records_actor_role_and_command_key():
+# -- check-ins -------------------------------------------------------------------------------------
+
+
+def test_a_check_in_records_the_day_the_minutes_and_a_note():
     rel = started()
-    rel.pause(reason="r", actor=COORDINATOR, command_id="key-1", at=T0 + timedelta(hours=1))
-    event = rel.pending_events[-1]
-    assert (event.actor, event.actor_role, event.command_id) == ("ada", "coordinator", "key-1")
-    assert event.timestamp == T0 + timedelta(hours=1)
+    check_in = uuid4()
+    rel.hold_check_in(check_in_id=check_in, held_on=date(2026, 1, 6), minutes=45, note="Walked through goals",
+                      by=MENTEE)
+    event = last(rel)
+    assert (event.check_in_id, event.held_on, event.minutes, event.note) == (check_in, "2026-01-06", 45,
+                                                                             "Walked through goals")
+    assert (event.actor, event.actor_role) == ("mentee-12", "mentee") and rel.counts["check_ins"] == 1
+
+
+@pytest.mark.parametrize("held_on, allowed", [
+    (date(2026, 1, 4), False),  # the day before the start
+    (date(2026, 1, 5), True),  # the day of the start
+    (date(2026, 1, 7), True),  # the day it is recorded (MENTEE acts on 2026-01-07)
+    (date(2026, 1, 8), False),  # tomorrow
+])
+def test_a_check_in_is_held_between_the_start_and_today(held_on, allowed):
+    rel = started()
+    if allowed:
+        rel.hold_check_in(check_in_id=uuid4(), held_on=held_on, minutes=30, note=None, by=MENTEE)
+        assert last(rel).held_on == held_on.isoformat()
+        return
+    with pytest.raises(errors.InvalidCommandError) as refused:
+        rel.hold_check_in(check_in_id=uuid4(), held_on=held_on, minutes=30, note=None, by=MENTEE)
+    assert refused.value.field == "held_on" and rel.version == 1
+
+
+def test_no_check_ins_while_paused():
+    rel = started()
+    rel.pause(reason=None, by=COORDINATOR)
+    with pytest.raises(errors.RelationshipPausedError):
+        rel.hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 6), minutes=30, note=None, by=MENTEE)
+
+
+# -- state, copies, replays, old snapshots -------------------------------------------------------------
 
 
 def test_replaying_the_events_rebuilds_the_same_state():
     rel = started()
     feedback_id, (action_id,) = give(rel)
-    rel.receive_feedback(feedback_id=feedback_id, reflection="ok", usefulness=5, actor=MENTEE,
-                         command_id=None, at=T0)
-    events = rel.collect_events()
+    rel.receive_feedback(feedback_id=feedback_id, reflection="ok", usefulness=5, by=MENTEE)
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+    rel.hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 6), minutes=5, note=None, by=MENTOR)
     replayed = None
-    for event in events:
+    for event in rel.collect_events():
         replayed = event.mutate(replayed)
-    assert replayed == rel
-
+    assert replayed == rel and replayed.__dict__ == rel.__dict__
 
 
 def test_a_copy_changes_independently_of_its_original():
     rel = started()
     feedback_id, (action_id,) = give(rel)
     rel.collect_events()
+    before = copy.deepcopy(rel.__dict__)
     twin = copy.deepcopy(rel)
-    at = T0 + timedelta(days=2)
-    twin.receive_feedback(feedback_id=feedback_id, reflection="r", usefulness=4, actor=MENTEE, command_id=None, at=at)
-    twin.complete_action(action_id=action_id, outcome="o", actor=MENTEE, command_id=None, at=at)
-    twin.pause(reason=None, actor=COORDINATOR, command_id=None, at=at)
-    assert rel.feedback[str(feedback_id)]["received_at"] is None
-    assert rel.actions[str(action_id)]["status"] == "open"
-    assert (rel.status, rel.version, rel.pending_events) == ("active", 2, [])
-    assert twin.feedback[str(feedback_id)]["usefulness"] == 4 and twin.version == 5
-    assert twin.actions[str(action_id)]["status"] == "completed" and twin.status == "paused"
+    twin.receive_feedback(feedback_id=feedback_id, reflection="r", usefulness=4, by=MENTEE)
+    twin.complete_action(action_id=action_id, outcome="o", by=MENTEE)
+    twin.pause(reason=None, by=COORDINATOR)
+    give(twin, by=MENTEE) if twin.status == "active" else None
+    assert rel.__dict__ == before and rel.pending_events == []
+    assert (twin.version, twin.status, twin.awaiting, twin.open_actions) == (5, "paused", {}, {})
+
+
+def test_a_copy_copies_containers_added_to_the_state_later():
+    rel = started()
+    rel.collect_events()
+    rel.notes = {"a": 1}  # state a future event might add
+    twin = copy.deepcopy(rel)
+    twin.notes["b"] = 2
+    assert rel.notes == {"a": 1}
+
+
+def test_a_snapshot_of_the_first_shape_is_upcast_to_what_the_rules_need():
+    fid, gid, aid, bid = (uuid4() for _ in range(4))
+    state = {"program_id": "p", "mentor_id": "m", "mentee_id": "e", "goals": ["g"], "status": "active",
+             "feedback": {str(fid): {"recipient_id": "e", "received_at": None},
+                          str(gid): {"recipient_id": "m", "received_at": T0}},
+             "actions": {str(aid): {"owner_id": "e", "feedback_id": str(fid), "status": "open"},
+                         str(bid): {"owner_id": "m", "feedback_id": str(gid), "status": "completed"}}}
+    MentorshipRelationship.upcast_v1_v2(state)
+    assert state["awaiting"] == {str(fid): "e"} and state["received"] == gid.hex + "0"
+    assert state["open_actions"] == {str(aid): ["e", str(fid)]} and state["completed"] == bid.hex + "0"
+    assert state["counts"] == {"feedback": 2, "actions": 2, "check_ins": 0} and "goals" not in state
+
+
+def test_every_event_says_what_happened_in_words():
+    class Say:
+        def who(self, ref):
+            return ref.upper()
+
+        def text(self, value):
+            return value
+
+    rel = started()
+    feedback_id, (action_id,) = give(rel, items=2)[0], give(rel)[1]
+    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=3, by=MENTEE)
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+    rel.hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 6), minutes=20, note=None, by=MENTEE)
+    rel.pause(reason="  Holiday   season " + "x" * 90, by=COORDINATOR)
+    rel.resume(reason=None, by=COORDINATOR)
+    rel.end(reason="done", by=MENTOR)
+    said = [event.summary(Say()) for event in rel.pending_events]
+    assert said == [
+        "ADA paired mentor MENTOR-7 with mentee MENTEE-12 in program spring-2026",
+        "MENTOR-7 (mentor) gave improvement feedback to MENTEE-12 with 2 action items",
+        "MENTOR-7 (mentor) gave improvement feedback to MENTEE-12 with 1 action item",
+        f"MENTEE-12 acknowledged feedback {str(feedback_id)[:8]} (usefulness 3)",
+        f"MENTEE-12 completed action {str(action_id)[:8]}",
+        "MENTEE-12 recorded a 20-minute check-in held on 2026-01-06",
+        "ADA paused the relationship: Holiday season " + "x" * 64 + "…",
+        "ADA resumed the relationship",
+        "MENTOR-7 ended the relationship: done",
+    ]

@@ -6,15 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from projections import health_score as hs
+from projections.health import figures as hf
+from projections.health import score as hs
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def figures(*, started_days_ago=90, mentor=0, mentee=0, acknowledged=0, hours=(), total=0, completed=0,
-            due=(), quiet_days=None, lifecycle="active") -> hs.HealthFigures:
+            due=(), quiet_days=None, lifecycle="active") -> hf.HealthFigures:
     last = NOW - timedelta(days=quiet_days) if quiet_days is not None else None
-    return hs.HealthFigures(
+    return hf.HealthFigures(
         relationship_id="r", program_id="p", lifecycle=lifecycle, started_at=NOW - timedelta(days=started_days_ago),
         by_mentor=mentor, by_mentee=mentee, acknowledged=acknowledged, acknowledgement_hours=tuple(hours),
         actions_total=total, actions_completed=completed, open_due_dates=tuple(due), last_feedback_at=last,

@@ -9,7 +9,8 @@ from uuid import UUID
 import pytest
 
 from domain.principal import Principal
-from projections import health_score as hs
+from projections.health import figures as hf
+from projections.health import score as hs
 from projections.audit import AuditFilter
 from projections.index import IndexFilter
 from projections.service import VIEW_CLASSES, Projections
@@ -103,7 +104,7 @@ def test_health_in_the_view_equals_the_fold_over_events(ledger, projections):
     view = projections.view("relationship_health")
     stored = read(view, "figures", [str(r) for r in rids])
     for rid in rids:
-        folded = hs.fold(list(ledger.events.get(rid)))
+        folded = hf.fold(list(ledger.events.get(rid)))
         now = datetime(2026, 3, 1, tzinfo=timezone.utc)
         assert _comparable(hs.assess(stored[str(rid)], now)) == _comparable(hs.assess(folded, now))
 
@@ -231,10 +232,11 @@ def _programs(projections: Projections, program_id: str) -> set[str]:
 
 def _everything_scored(view, now, **filters):
     """The page as if no ranking were kept: every relationship scored at ``now``."""
-    from projections import health_rank as hr
+    from projections.health import rank as hr
+    from projections.health import sql as hsql
 
     with view.store.transaction(write=False) as cursor:
-        sql = hr.scored_sql(view.store.dialect, view.tables, now, program_id=filters.get("program_id"))
+        sql = hsql.scored_sql(view.store.dialect, view.tables, now, program_id=filters.get("program_id"))
         return hr._scored_page(cursor, sql, filters.get("status"), filters.get("after"), filters.get("limit", 500))
 
 
@@ -346,7 +348,8 @@ def test_many_rows_arrive_exactly_as_written(projections, rows):
 
 
 def test_ranking_goes_a_chunk_at_a_time(ledger, projections, monkeypatch):
-    from projections import health_rank as hr
+    from projections.health import rank as hr
+    from projections.health import sql as hsql
 
     random_history(ledger, seed=31, relationships=7, commands=60)
     projections.catch_up()

@@ -1,36 +1,109 @@
-"""The relationship-health view: counters per relationship, scored at read time."""
+"""The relationship-health view: counters per relationship, written from each event's delta, scored at read time."""
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from typing import Any
 
-from projections import health_rank as hr
-from projections import health_score as hs
 from projections.base import Item, View
-from projections.health_batch import HealthBatch, epoch
+from projections.health import rank as hr
+from projections.health import score as hs
+from projections.health.figures import Delta, HealthFigures, delta
+from projections.health.sql import epoch
 from projections.store import Cursor
 
 HEALTH_COLUMNS = ("relationship_id", "program_id", "lifecycle", "started_epoch", "by_mentor", "by_mentee",
-                  "acknowledged", "median_hours", "actions_total", "actions_completed", "last_feedback_epoch")
+                  "acknowledged", "median_hours", "actions_total", "actions_completed", "last_feedback_epoch",
+                  "check_ins", "last_check_in_epoch", "open_concerns")
 
 
 def from_epoch(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
+def day_epoch(day: date) -> float:
+    return datetime.combine(day, time(), timezone.utc).timestamp()
+
+
+@dataclass
+class Counters:
+    """What a batch adds to one relationship's counters (they commute, so each is written once)."""
+
+    by_mentor: int = 0
+    by_mentee: int = 0
+    acknowledged: int = 0
+    actions_total: int = 0
+    actions_completed: int = 0
+    check_ins: int = 0
+    open_concerns: int = 0
+    last_feedback: float | None = None
+    last_check_in: float | None = None
+
+    def add(self, d: Delta) -> None:
+        self.by_mentor += d.by_mentor
+        self.by_mentee += d.by_mentee
+        self.acknowledged += d.acknowledged is not None
+        self.actions_total += len(d.actions)
+        self.actions_completed += d.completed is not None
+        self.open_concerns += d.concerns
+        if d.given is not None:
+            self.last_feedback = epoch(d.given[1])
+        if d.check_in is not None:
+            self.check_ins += 1
+            self.last_check_in = max(self.last_check_in or 0.0, day_epoch(d.check_in))
+
+    def row(self, relationship_id: str) -> tuple:
+        return (self.by_mentor, self.by_mentee, self.acknowledged, self.actions_total, self.actions_completed,
+                self.last_feedback, self.check_ins, self.last_check_in, self.last_check_in, self.last_check_in,
+                self.open_concerns, relationship_id)
+
+
+class Changes:
+    """A batch's deltas, gathered into the rows and counters its few statements write."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str, float]] = []
+        self.feedback: list[tuple[str, str, float]] = []
+        self.actions: list[tuple[str, str, str | None]] = []
+        self.acknowledgements: list[tuple[float, str]] = []
+        self.completions: list[tuple[str]] = []
+        self.counters: dict[str, Counters] = {}
+        self.lifecycle: dict[str, str] = {}
+        self.acknowledged: set[str] = set()
+
+    def add(self, d: Delta) -> None:
+        rid = d.relationship_id
+        if d.started is not None:
+            self.started.append((rid, d.started[0], epoch(d.started[1])))
+            return
+        self.counters.setdefault(rid, Counters()).add(d)
+        if d.given is not None:
+            self.feedback.append((d.given[0], rid, epoch(d.given[1])))
+        self.actions.extend((action_id, rid, due) for action_id, due in d.actions)
+        if d.acknowledged is not None:
+            self.acknowledgements.append((epoch(d.acknowledged[1]), d.acknowledged[0]))
+            self.acknowledged.add(rid)
+        if d.completed is not None:
+            self.completions.append((d.completed,))
+        if d.lifecycle is not None:
+            self.lifecycle[rid] = d.lifecycle
+
+
 class HealthView(View):
-    """Per relationship: feedback both ways, acknowledgements, actions, last feedback."""
+    """Per relationship: feedback both ways, acknowledgements, actions, check-ins, open concerns."""
 
     name = "relationship_health"
+    VERSION = 2  # 2: check-ins and open concerns
     TABLES = {
         "health": (
             "relationship_id TEXT PRIMARY KEY, program_id TEXT NOT NULL, lifecycle TEXT NOT NULL, "
             "started_epoch {DOUBLE} NOT NULL, by_mentor INTEGER NOT NULL, by_mentee INTEGER NOT NULL, "
             "acknowledged INTEGER NOT NULL, median_hours {DOUBLE}, actions_total INTEGER NOT NULL, "
-            "actions_completed INTEGER NOT NULL, last_feedback_epoch {DOUBLE}"
+            "actions_completed INTEGER NOT NULL, last_feedback_epoch {DOUBLE}, check_ins INTEGER NOT NULL, "
+            "last_check_in_epoch {DOUBLE}, open_concerns INTEGER NOT NULL"
         ),
         "health_feedback": (
             "feedback_id TEXT PRIMARY KEY, relationship_id TEXT NOT NULL, given_epoch {DOUBLE} NOT NULL, "
@@ -47,12 +120,15 @@ class HealthView(View):
         ("health_actions_open", "health_actions", "relationship_id, completed, due_on"),
         *hr.RANK_INDEXES,
     )
+    QUERY_INDEXES = frozenset({"health_by_program", *hr.RANK_QUERY_INDEXES})
+
+    @staticmethod
+    def handled() -> set[type]:
+        return {cls for cls in delta.registry if cls is not object}
 
     @property
     def tables(self) -> dict[str, str]:
         return {logical: self.table(logical) for logical in self.TABLES}
-
-    QUERY_INDEXES = frozenset({"health_by_program", *hr.RANK_QUERY_INDEXES})
 
     def create_tables(self, cursor: Cursor, *, query_indexes: bool = True) -> None:
         super().create_tables(cursor, query_indexes=query_indexes)
@@ -60,33 +136,36 @@ class HealthView(View):
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         """A batch of events as a few statements: rows added, then counters changed once per relationship."""
-        batch = HealthBatch()
+        changes = Changes()
         for item in items:
-            handler = getattr(batch, type(item.event).__name__, None)
-            if handler is not None:
-                handler(item.event, str(item.event.originator_id))
+            change = delta(item.event)
+            if change is not None:
+                changes.add(change)
         health, feedback, actions = self.table("health"), self.table("health_feedback"), self.table("health_actions")
         cursor.executemany(f"INSERT INTO {health} ({', '.join(HEALTH_COLUMNS)}) "
-                           "VALUES (?, ?, 'active', ?, 0, 0, 0, NULL, 0, 0, NULL)", batch.started)
-        cursor.executemany(f"INSERT INTO {feedback} VALUES (?, ?, ?, NULL)", batch.feedback)
-        cursor.executemany(f"INSERT INTO {actions} VALUES (?, ?, ?, 0)", batch.actions)
+                           "VALUES (?, ?, 'active', ?, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, 0)", changes.started)
+        cursor.executemany(f"INSERT INTO {feedback} VALUES (?, ?, ?, NULL)", changes.feedback)
+        cursor.executemany(f"INSERT INTO {actions} VALUES (?, ?, ?, 0)", changes.actions)
         cursor.executemany(f"UPDATE {feedback} SET ack_hours = (? - given_epoch) / 3600.0 WHERE feedback_id = ?",
-                           batch.acknowledgements)
-        cursor.executemany(f"UPDATE {actions} SET completed = 1 WHERE action_id = ?", batch.completions)
+                           changes.acknowledgements)
+        cursor.executemany(f"UPDATE {actions} SET completed = 1 WHERE action_id = ?", changes.completions)
         cursor.executemany(
             f"UPDATE {health} SET by_mentor = by_mentor + ?, by_mentee = by_mentee + ?, "
             "acknowledged = acknowledged + ?, actions_total = actions_total + ?, "
-            "actions_completed = actions_completed + ?, last_feedback_epoch = COALESCE(?, last_feedback_epoch) "
-            "WHERE relationship_id = ?", [(*counts, rid) for rid, counts in batch.counts.items()])
+            "actions_completed = actions_completed + ?, last_feedback_epoch = COALESCE(?, last_feedback_epoch), "
+            "check_ins = check_ins + ?, last_check_in_epoch = CASE WHEN ? IS NULL THEN last_check_in_epoch "
+            "WHEN last_check_in_epoch IS NULL OR last_check_in_epoch < ? THEN ? ELSE last_check_in_epoch END, "
+            "open_concerns = open_concerns + ? WHERE relationship_id = ?",
+            [counters.row(rid) for rid, counters in changes.counters.items()])
         cursor.executemany(f"UPDATE {health} SET lifecycle = ? WHERE relationship_id = ?",
-                           [(lifecycle, rid) for rid, lifecycle in batch.lifecycle.items()])
+                           [(lifecycle, rid) for rid, lifecycle in changes.lifecycle.items()])
         rank = self.table("health_rank")
         cursor.executemany(f"INSERT INTO {rank} (relationship_id, program_id, next_change, ranked_at) "
-                           "VALUES (?, ?, 0, 0)", [(rid, program_id) for rid, program_id, _ in batch.started])
-        changed = batch.counts.keys() | batch.lifecycle.keys()
+                           "VALUES (?, ?, 0, 0)", [(rid, program_id) for rid, program_id, _ in changes.started])
+        changed = changes.counters.keys() | changes.lifecycle.keys()
         cursor.executemany(f"UPDATE {rank} SET next_change = 0 WHERE relationship_id = ?",
                            [(rid,) for rid in sorted(changed)])
-        self._update_medians(cursor, sorted(batch.acknowledged))
+        self._update_medians(cursor, sorted(changes.acknowledged))
 
     def _update_medians(self, cursor: Cursor, relationship_ids: list[str]) -> None:
         """Median acknowledgement time of each relationship acknowledged in this batch: one read for all."""
@@ -111,7 +190,7 @@ class HealthView(View):
 
     # -- queries ------------------------------------------------------------------
 
-    def figures(self, cursor: Cursor, relationship_ids: Sequence[str]) -> dict[str, hs.HealthFigures]:
+    def figures(self, cursor: Cursor, relationship_ids: Sequence[str]) -> dict[str, HealthFigures]:
         """The figures of these relationships, as the pure scoring functions take them."""
         if not relationship_ids:
             return {}
@@ -135,15 +214,18 @@ class HealthView(View):
         return cursor.fetchone() is not None
 
     def rerank(self, cursor: Cursor, now: datetime) -> int:
-        """Score every relationship whose ranking is stale at ``now`` (see projections.health_rank)."""
+        """Score every relationship whose ranking is stale at ``now`` (see projections.health.rank)."""
         return hr.rerank(cursor, self.store.dialect, self.tables, now)
 
 
-def _figures(row: dict[str, Any], hours: list[float], due: list[str | None]) -> hs.HealthFigures:
-    return hs.HealthFigures(
+def _figures(row: dict[str, Any], hours: list[float], due: list[str | None]) -> HealthFigures:
+    last_check_in = from_epoch(row["last_check_in_epoch"])
+    return HealthFigures(
         relationship_id=row["relationship_id"], program_id=row["program_id"], lifecycle=row["lifecycle"],
         started_at=from_epoch(row["started_epoch"]), by_mentor=row["by_mentor"], by_mentee=row["by_mentee"],
         acknowledged=row["acknowledged"], acknowledgement_hours=tuple(hours),
         actions_total=row["actions_total"], actions_completed=row["actions_completed"],
         open_due_dates=tuple(due), last_feedback_at=from_epoch(row["last_feedback_epoch"]),
+        check_ins=row["check_ins"], last_check_in_on=last_check_in.date() if last_check_in else None,
+        open_concerns=row["open_concerns"],
     )

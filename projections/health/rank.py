@@ -21,8 +21,8 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-from projections import health_score as hs
-from projections.health_batch import epoch
+from projections.health import score as hs
+from projections.health.sql import epoch, scored_sql
 from projections.store import Cursor, Dialect
 
 RANK_TABLE = (
@@ -122,88 +122,3 @@ def _scored_page(cursor: Cursor, scored: tuple[str, list[Any]], status: str | No
     cursor.execute(f"SELECT relationship_id, score, status FROM ({sql}) AS ranked {where} "
                    "ORDER BY score, relationship_id LIMIT ?", [*params, *extra, limit])
     return [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
-
-
-def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None = None,
-               stale: bool = False, stale_limit: int | None = None,
-               stale_after: str | None = None) -> tuple[str, list[Any]]:
-    """The scoring formula of health_score, in SQL, so lists can be ordered by it in the database.
-
-    Rows: relationship_id, score, status, and what ``next_change`` needs.
-    ``stale`` keeps to the relationships whose ranking is stale at ``now`` (at most
-    ``stale_limit`` of them), found by the index on ``next_change``, or with ids
-    after ``stale_after`` in id order.
-    Tests check that it agrees with the Python formula on a table of cases.
-    """
-    health, actions, rank = tables["health"], tables["health_actions"], tables["health_rank"]
-
-    def floor(expr: str) -> str:
-        return f"CAST({expr} AS INTEGER)" if d.name == "sqlite" else f"FLOOR({expr})"
-
-    def clamp(expr: str, low: str = "0", high: str = "1") -> str:
-        return f"{d.greatest}({low}, {d.least}({high}, {expr}))"
-
-    larger = f"{d.greatest}(by_mentor, by_mentee)"
-    total = " + ".join([
-        f"{hs.WEIGHTS['balance']}.0 * CASE WHEN {larger} = 0 THEN 0 "
-        f"ELSE 1.0 * {d.least}(by_mentor, by_mentee) / {larger} END",
-        f"{hs.WEIGHTS['closure']}.0 * CASE WHEN by_mentor + by_mentee = 0 THEN 0 "
-        "ELSE 1.0 * acknowledged / (by_mentor + by_mentee) END",
-        f"{hs.WEIGHTS['follow_through']}.0 * CASE WHEN actions_total = 0 THEN 0.5 "
-        "ELSE 1.0 * actions_completed / actions_total END",
-        f"{hs.WEIGHTS['cadence']}.0 * " + clamp(
-            f"1 - (quiet - {hs.CADENCE_GRACE_DAYS}) / {float(hs.CADENCE_ZERO_DAYS - hs.CADENCE_GRACE_DAYS)}"),
-        f"{hs.WEIGHTS['responsiveness']}.0 * CASE WHEN median_hours IS NULL THEN 0 ELSE " + clamp(
-            f"1 - (median_hours - {hs.RESPONSE_GRACE_HOURS}) / "
-            f"{float(hs.RESPONSE_ZERO_HOURS - hs.RESPONSE_GRACE_HOURS)}") + " END",
-    ])
-    penalty = f"{d.least}({hs.OVERDUE_PENALTY_CAP}, {hs.OVERDUE_PENALTY} * late)"
-    bands = " ".join(f"WHEN score >= {low} THEN '{name}'" for low, name in hs.BANDS)
-    now_epoch = epoch(now)
-    today = now.astimezone(timezone.utc).date().isoformat()
-    conditions, params = [], []
-    join = ""
-    if stale:
-        limit, order = (f" LIMIT {int(stale_limit)}" if stale_limit else ""), " ORDER BY next_change"
-        params.append(now_epoch)
-        if stale_after is not None:
-            order = " AND relationship_id > ? ORDER BY relationship_id"
-            params.append(stale_after)
-        conditions.append(f"h.relationship_id IN (SELECT relationship_id FROM {rank} WHERE next_change <= ?"
-                          f"{order if stale_limit else ''}{limit})")
-    if program_id is not None:
-        # With few stale rows, reach them by their index, not by the program's (SQLite: "+" skips an index).
-        conditions.append(f"{'+' if stale and d.name == 'sqlite' else ''}h.program_id = ?")
-        params.append(program_id)
-    open_late = "completed = 0 AND due_on IS NOT NULL AND due_on < ?"
-    if program_id is None and not stale and d.name == "postgresql":
-        # Every relationship on PostgreSQL: count overdue actions in one pass (SQLite is faster by index).
-        late = "COALESCE(overdue.late, 0)"
-        join = (f"LEFT JOIN (SELECT relationship_id, COUNT(*) AS late FROM {actions} WHERE {open_late} "
-                "GROUP BY relationship_id) AS overdue ON overdue.relationship_id = h.relationship_id")
-    else:
-        # A few relationships (or SQLite): look up each relationship's overdue actions by index.
-        late = (f"(SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id "
-                f"AND a.{open_late.replace(' AND ', ' AND a.')})")
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    sql = f"""
-        SELECT relationship_id, score, quiet, age, quiet_since, started_epoch,
-            CASE WHEN lifecycle IN ('ended', 'paused') THEN lifecycle
-                 WHEN given < {hs.TOO_EARLY_FEEDBACK} AND age < {hs.TOO_EARLY_DAYS} THEN 'too_early'
-                 WHEN quiet > {hs.DORMANT_DAYS} THEN 'dormant'
-                 {bands} ELSE 'at_risk' END AS status
-        FROM (
-            SELECT relationship_id, lifecycle, by_mentor + by_mentee AS given, quiet, age, quiet_since,
-                   started_epoch, {floor(clamp(f"({total}) - {penalty}", "0", "100") + " + 0.5")} AS score
-            FROM (
-                SELECT h.*, COALESCE(h.last_feedback_epoch, h.started_epoch) AS quiet_since,
-                    {floor(d.greatest + "(0, ? - COALESCE(h.last_feedback_epoch, h.started_epoch)) / " + str(hs.DAY))}
-                        AS quiet,
-                    {floor(d.greatest + "(0, ? - h.started_epoch) / " + str(hs.DAY))} AS age,
-                    {late} AS late
-                FROM {health} h {join}
-                {where}
-            ) AS base
-        ) AS scored"""
-    # Parameters in text order: the two day counts, today's date (in the select list or the join), the WHERE's.
-    return sql, [now_epoch, now_epoch, today, *params]

@@ -1,4 +1,4 @@
-"""Relationship health as pure functions: figures folded from events, a score and a status from a clock.
+"""Relationship health as pure functions: a score and a status from the figures and a clock.
 
 The score (0-100) adds five parts and subtracts a penalty:
 
@@ -7,16 +7,18 @@ The score (0-100) adds five parts and subtracts a penalty:
 | balance | 25 x two_way_ratio | mentor and mentee give as much feedback as each other |
 | closure | 25 x acknowledgement_rate | every piece of feedback was acknowledged |
 | follow-through | 20 x completed / total actions (10 when there are none) | every action item is done |
-| cadence | 20 x clamp(1 - (days_quiet - 14) / 46) | feedback within the last 14 days (0 at 60) |
+| cadence | 20 x clamp(1 - (days_quiet - 14) / 46) | feedback or a check-in within the last 14 days (0 at 60) |
 | responsiveness | 10 x clamp(1 - (median_ack_hours - 48) / 288) | median acknowledgement within 48 hours (0 at 14 days); 0 with none |
 | overdue penalty | -5 per overdue action, at most -20 | no open action past its due date |
 
-``days_quiet`` counts whole days since the last feedback (since the start when
-there is none). The total is clamped to 0-100 and rounded half up.
+``days_quiet`` counts whole days since the last contact: the last feedback
+given or the day of the last check-in held, whichever is later (the start when
+there is neither). Without check-ins this is the time since the last feedback,
+as it always was. The total is clamped to 0-100 and rounded half up.
 
 Status, first match wins: ``ended``, ``paused`` (lifecycle); ``too_early``
 (younger than 14 days with fewer than 2 pieces of feedback); ``dormant``
-(quiet for more than 60 days); then by score: ``thriving`` >= 80,
+(no contact for more than 60 days); then by score: ``thriving`` >= 80,
 ``healthy`` >= 60, ``needs_attention`` >= 40, else ``at_risk``.
 """
 
@@ -24,9 +26,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
+
+from projections.health.figures import HealthFigures
 
 DAY = 86400.0
 WEIGHTS = {"balance": 25, "closure": 25, "follow_through": 20, "cadence": 20, "responsiveness": 10}
@@ -37,73 +40,6 @@ TOO_EARLY_DAYS, TOO_EARLY_FEEDBACK = 14, 2
 DORMANT_DAYS = 60
 BANDS = ((80, "thriving"), (60, "healthy"), (40, "needs_attention"))
 STATUSES = ("thriving", "healthy", "needs_attention", "at_risk", "dormant", "paused", "ended", "too_early")
-
-
-@dataclass(frozen=True)
-class HealthFigures:
-    """What the events of one relationship say, independent of the clock."""
-
-    relationship_id: str
-    program_id: str
-    lifecycle: str
-    started_at: datetime
-    by_mentor: int = 0
-    by_mentee: int = 0
-    acknowledged: int = 0
-    acknowledgement_hours: tuple[float, ...] = ()
-    actions_total: int = 0
-    actions_completed: int = 0
-    open_due_dates: tuple[str | None, ...] = ()
-    last_feedback_at: datetime | None = None
-    given_at: dict[str, datetime] = field(default_factory=dict, compare=False, repr=False)
-    open_actions: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def given(self) -> int:
-        return self.by_mentor + self.by_mentee
-
-
-def fold(events: list[Any]) -> HealthFigures | None:
-    """The figures after these events of one relationship (oldest first)."""
-    figures = None
-    for event in events:
-        figures = evolve(figures, event)
-    return figures
-
-
-def evolve(figures: HealthFigures | None, event: Any) -> HealthFigures:
-    """The figures after one more event."""
-    kind = type(event).__name__
-    if kind == "RelationshipStarted":
-        return HealthFigures(str(event.originator_id), event.program_id, "active", event.timestamp)
-    if figures is None:
-        raise ValueError(f"{kind} before RelationshipStarted")
-    if kind == "FeedbackGiven":
-        return _given(figures, event)
-    if kind == "FeedbackReceived":
-        given_at = figures.given_at.get(str(event.feedback_id), event.timestamp)
-        hours = (event.timestamp - given_at).total_seconds() / 3600
-        return replace(figures, acknowledged=figures.acknowledged + 1,
-                       acknowledgement_hours=(*figures.acknowledgement_hours, hours))
-    if kind == "ActionCompleted":
-        open_actions = dict(figures.open_actions)
-        open_actions.pop(str(event.action_id), None)
-        return replace(figures, actions_completed=figures.actions_completed + 1, open_actions=open_actions,
-                       open_due_dates=tuple(open_actions.values()))
-    lifecycle = {"RelationshipPaused": "paused", "RelationshipResumed": "active", "RelationshipEnded": "ended"}
-    return replace(figures, lifecycle=lifecycle.get(kind, figures.lifecycle))
-
-
-def _given(figures: HealthFigures, event: Any) -> HealthFigures:
-    open_actions = dict(figures.open_actions)
-    for item in event.action_items:
-        open_actions[str(item["action_id"])] = item.get("due_on")
-    given_at = {**figures.given_at, str(event.feedback_id): event.timestamp}
-    by_mentor = figures.by_mentor + (event.giver_role == "mentor")
-    by_mentee = figures.by_mentee + (event.giver_role == "mentee")
-    return replace(figures, by_mentor=by_mentor, by_mentee=by_mentee, last_feedback_at=event.timestamp,
-                   actions_total=figures.actions_total + len(event.action_items), given_at=given_at,
-                   open_actions=open_actions, open_due_dates=tuple(open_actions.values()))
 
 
 def whole_days(now: datetime, since: datetime) -> int:
@@ -128,7 +64,7 @@ def score(figures: HealthFigures, now: datetime, median: float | None = None, la
     """The 0-100 score (see the module docstring for the formula)."""
     median = median_hours(figures) if median is None else median
     late = overdue(figures, now) if late is None else late
-    quiet = whole_days(now, figures.last_feedback_at or figures.started_at)
+    quiet = whole_days(now, figures.last_contact_at)
     larger = max(figures.by_mentor, figures.by_mentee)
     parts = {
         "balance": min(figures.by_mentor, figures.by_mentee) / larger if larger else 0.0,
@@ -148,7 +84,7 @@ def status(figures: HealthFigures, now: datetime, points: int) -> str:
         return figures.lifecycle
     if figures.given < TOO_EARLY_FEEDBACK and whole_days(now, figures.started_at) < TOO_EARLY_DAYS:
         return "too_early"
-    if whole_days(now, figures.last_feedback_at or figures.started_at) > DORMANT_DAYS:
+    if whole_days(now, figures.last_contact_at) > DORMANT_DAYS:
         return "dormant"
     return next((name for floor, name in BANDS if points >= floor), "at_risk")
 
@@ -174,6 +110,10 @@ def assess(figures: HealthFigures, now: datetime, as_of_position: int | None = N
         "last_feedback_at": figures.last_feedback_at,
         "days_since_last_feedback": (whole_days(now, figures.last_feedback_at)
                                      if figures.last_feedback_at else None),
+        "check_ins": figures.check_ins,
+        "last_check_in_on": figures.last_check_in_on,
+        "days_since_last_contact": whole_days(now, figures.last_contact_at),
+        "open_concerns": figures.open_concerns,
         "as_of": now,
         "as_of_position": as_of_position,
     }

@@ -1,0 +1,127 @@
+"""Fields of the HTTP contract that know their own rules: times, names, free text, list cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from api.http import rfc3339
+
+MAX_NUMBER = 2**62  # positions and versions are 64-bit in the store
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+NOT_A_CURSOR = "Not a cursor from this list."
+
+
+def no_control_characters(value: str) -> None:
+    """Names and ids are single-line, printable text."""
+    if CONTROL.search(value):
+        raise ValidationError("Control characters are not allowed here.")
+
+
+def no_control_characters_in_text(value: str) -> None:
+    """Free text may hold tabs and line breaks, but no other control characters (NUL above all)."""
+    if CONTROL_IN_TEXT.search(value):
+        raise ValidationError("Control characters other than tab and line breaks are not allowed.")
+
+
+def name(max_length: int) -> list:
+    return [validate.Length(min=1, max=max_length), no_control_characters]
+
+
+def text(max_length: int, min_length: int = 0) -> list:
+    return [validate.Length(min=min_length, max=max_length), no_control_characters_in_text]
+
+
+PARTICIPANT_ID = name(128)
+
+
+class UTCDateTime(fields.DateTime):
+    """RFC 3339 times; offsets are converted to UTC, times without one are refused."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else rfc3339(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid RFC 3339 time.")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("Not a valid RFC 3339 time.") from None
+        if moment.tzinfo is None:
+            raise ValidationError("Give the time with a UTC offset or Z.")
+        return moment.astimezone(timezone.utc)
+
+
+class Cursor(fields.String):
+    """The opaque cursor of one list: the list's own position, as base64url JSON, checked against ``shape``.
+
+    Loaded, it is the position (a dict); anything this service did not make is a
+    422 naming the ``cursor`` field, like any other malformed field.
+    """
+
+    def __init__(self, shape: type[Schema], **kwargs: Any) -> None:
+        super().__init__(metadata={"description": "The `next` of the previous page.", "maxLength": 500}, **kwargs)
+        self.shape = shape
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
+        encoded = super()._deserialize(value, attr, data, **kwargs)
+        if not 1 <= len(encoded) <= 500 or CONTROL.search(encoded):
+            raise ValidationError(NOT_A_CURSOR)
+        try:
+            state = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+        except (ValueError, binascii.Error):
+            raise ValidationError(NOT_A_CURSOR) from None
+        if not isinstance(state, dict):
+            raise ValidationError(NOT_A_CURSOR)
+        try:
+            return self.shape().load(state)
+        except ValidationError:
+            raise ValidationError(NOT_A_CURSOR) from None
+
+    @staticmethod
+    def encode(state: dict[str, Any]) -> str:
+        """The cursor that brings a caller back to ``state`` (plain JSON values only)."""
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
+class CanonicalUUID(fields.String):
+    """A UUID in its canonical text form (the only ids our cursors carry), kept as text."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text_value = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text_value):
+            raise ValidationError("Not a UUID.")
+        return text_value
+
+
+class AfterPosition(Schema):
+    """Where a list in store or version order stopped."""
+
+    after = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_NUMBER))
+
+
+class AfterStart(Schema):
+    """Where a list in (time, id) order stopped."""
+
+    started_at = fields.String(required=True, validate=validate.Regexp(STAMP))
+    id = CanonicalUUID(required=True)
+
+
+class AfterScore(Schema):
+    """Where a worst-first list stopped, and the moment all its pages are scored at."""
+
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
+    id = CanonicalUUID(required=True)
+    as_of = fields.Float(required=True, validate=validate.Range(min=0, max=253402300799))

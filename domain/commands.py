@@ -1,0 +1,324 @@
+"""Commands: what each one is (a ``Command`` spec) and how every one is run (``CommandRunner``).
+
+A spec holds a command's stable name (stored with an Idempotency-Key, so never
+renamed), the roles that may attempt it, how it reaches the thing it acts on,
+and how it answers. The runner applies the same machinery to every command:
+visibility and role, idempotent replay, If-Match, deciding on the
+relationship held in memory, saving with the accepted command, retrying on
+the fresh state when another write won.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+import time
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+
+from domain import errors
+from domain.events import Act
+from domain.idempotency import AcceptedCommand, accepted_command_id
+from domain.principal import CommandContext, Principal
+from domain.relationship import MentorshipRelationship
+
+if TYPE_CHECKING:
+    from domain.ledger import MentorshipLedger
+
+NO_CONTEXT = CommandContext()  # no Idempotency-Key, no If-Match
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command's answer is made of: the ledger, the aggregate before, the event recorded."""
+
+    ledger: MentorshipLedger
+    before: Aggregate | None
+    event: Any
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: the body, the aggregate's new version, its store position."""
+
+    body: dict[str, Any]
+    aggregate_id: UUID
+    version: int
+    position: int | None
+    replayed: bool = False
+
+    @property
+    def relationship_id(self) -> UUID:
+        return self.body.get("relationship_id", self.aggregate_id)
+
+
+class Replayed(Exception):  # noqa: N818 - not an error: it carries the first answer to a repeated key
+    """A copy of the command under way was accepted first: answer as it was answered."""
+
+    def __init__(self, result: CommandResult) -> None:
+        super().__init__("replayed")
+        self.result = result
+
+
+Subject = Callable[["MentorshipLedger", MentorshipRelationship, Act, UUID], "Aggregate | None"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: its stable name, who may attempt it, what it acts on, how it answers.
+
+    ``roles`` are roles *inside the relationship* (mentor, mentee) or the
+    principal's own (coordinator). ``subject``, for commands on something
+    inside a relationship (a feedback, an action, a concern), checks the
+    caller may act on it and returns the aggregate to act on when it is not
+    the relationship. ``creates``: the command makes a new aggregate.
+    """
+
+    name: str
+    roles: frozenset[str]
+    answer: Callable[[Outcome], dict[str, Any]]
+    subject: Subject | None = None
+    creates: bool = False
+
+    def __call__(self, decide: Callable[..., Any]) -> Callable[..., CommandResult]:
+        """Make ``decide(ledger, target, by, *subject_ids, **arguments)`` a use case of the ledger."""
+        spec = self
+
+        @functools.wraps(decide)
+        def use_case(ledger: MentorshipLedger, principal: Principal, *ids: UUID,
+                     context: CommandContext = NO_CONTEXT, **arguments: Any) -> CommandResult:
+            return ledger.runner.run(spec, principal, ids, context,
+                                     lambda target, by: decide(ledger, target, by, *ids[1:], **arguments))
+
+        use_case.spec = spec  # type: ignore[attr-defined]
+        return use_case
+
+
+class CommandRunner:
+    """Runs commands for a ledger; holds its relationships in memory between commands."""
+
+    max_attempts = 20
+
+    def __init__(self, ledger: MentorshipLedger, held: Any) -> None:
+        self.ledger = ledger
+        self.held = held
+        self._checked = threading.local()
+
+    # -- access -------------------------------------------------------------------
+
+    def check(self, spec: Command, principal: Principal, ids: tuple[UUID, ...]) -> None:
+        """Raise NotFound/NotPermitted unless the caller may attempt this command here (before any body)."""
+        self._checked.relationship = self._admitted(spec, principal, ids)
+
+    def _admitted(self, spec: Command, principal: Principal, ids: tuple[UUID, ...]) -> MentorshipRelationship | None:
+        """The relationship the command is about, once the caller is admitted; refusals confirmed on the store."""
+        if not ids:
+            self.actor(spec, principal, None)
+            return None
+        relationship = self._take_checked(ids[0]) or self.current(ids[0], fresh=False)
+        try:
+            self._admit(spec, principal, relationship, ids)
+        except errors.LedgerError:
+            latest = self.current(ids[0], fresh=True)
+            if latest is relationship:
+                raise
+            self._admit(spec, principal, latest, ids)
+            relationship = latest
+        return relationship
+
+    def _admit(self, spec: Command, principal: Principal, relationship: MentorshipRelationship,
+               ids: tuple[UUID, ...]) -> None:
+        require_visible(principal, relationship)
+        by = self.actor(spec, principal, relationship)
+        if spec.subject is not None and len(ids) > 1:
+            spec.subject(self.ledger, relationship, by, ids[1])
+
+    def actor(self, spec: Command, principal: Principal, relationship: MentorshipRelationship | None,
+              context: CommandContext = NO_CONTEXT) -> Act:
+        """The principal acting in its role here; refuse roles the command does not admit."""
+        role = relationship.role_of(principal.id) if relationship and principal.is_participant else principal.role
+        if role not in spec.roles:
+            raise errors.NotPermittedError(f"A {principal.role} may not {spec.name.replace('_', ' ')} here.")
+        return Act(principal.id, role, self.ledger.clock(), context.key)
+
+    # -- running ------------------------------------------------------------------
+
+    def run(self, spec: Command, principal: Principal, ids: tuple[UUID, ...], context: CommandContext,
+            decide: Callable[[Any, Act], Any]) -> CommandResult:
+        """Decide and save, retrying on the fresh state if another write won; replay a repeated key.
+
+        The first attempt decides on the relationship held in memory, without
+        reading the store: if another process wrote meanwhile, saving fails on
+        the version and the next attempt reads what is new. A refusal on the
+        held state is confirmed on the stored state before it stands.
+        """
+        relationship = self._admitted(spec, principal, ids)
+        replay = self.replay(spec, principal, context)
+        if replay is not None:
+            return replay
+        for attempt in range(self.max_attempts):
+            if attempt:
+                relationship = self.current(ids[0], fresh=True) if ids else None
+                time.sleep(random.uniform(0, 0.002 * attempt))  # nosec B311 - jitter, nothing secret
+            try:
+                result = self._attempt(spec, principal, ids, relationship, context, decide)
+            except Replayed as replayed:
+                return replayed.result
+            if result is not None:
+                return result
+        raise errors.ConcurrentCommandsError("The relationship kept changing; try again.")
+
+    def _attempt(self, spec: Command, principal: Principal, ids: tuple[UUID, ...],
+                 relationship: MentorshipRelationship | None, context: CommandContext,
+                 decide: Callable[[Any, Act], Any]) -> CommandResult | None:
+        """One try: None when another write won the race (try again on the fresh state)."""
+        by = self.actor(spec, principal, relationship, context)
+        before = self._target(spec, relationship, by, ids)
+        target = deepcopy(before)
+        try:
+            created = decide(target, by)
+        except (errors.RuleBrokenError, errors.NotFoundError, errors.NotPermittedError) as refusal:
+            if self._stale(spec, principal, ids, relationship, context):
+                return None
+            if isinstance(refusal, errors.RuleBrokenError):
+                expect_version(context, before)
+            raise
+        expect_version(context, before)
+        aggregate = created if spec.creates else target
+        event = aggregate.pending_events[-1]
+        try:
+            position = self._save(principal, context, spec, aggregate)
+        except RecordConflictError:
+            if self._stale(spec, principal, ids, None, context):
+                return None
+            if context.expected_version is not None:
+                raise errors.VersionMismatchError("The relationship changed meanwhile.") from None
+            return None
+        if isinstance(aggregate, MentorshipRelationship):
+            self.held.keep(aggregate)
+        body = spec.answer(Outcome(self.ledger, None if spec.creates else before, event))
+        return CommandResult(body, aggregate.id, aggregate.version, position)
+
+    def _stale(self, spec: Command, principal: Principal, ids: tuple[UUID, ...],
+               relationship: MentorshipRelationship | None, context: CommandContext) -> bool:
+        """Was a refusal (or a lost race) caused by a stale state? True: decide again on the fresh one.
+
+        A copy of this very command, sent with the same key, may have been
+        accepted meanwhile: then its answer is the answer (``Replayed``).
+        """
+        replay = self.replay(spec, principal, context)
+        if replay is not None:
+            raise Replayed(replay)
+        if not ids or relationship is None:
+            return False
+        return self.current(ids[0], fresh=True) is not relationship
+
+    def _target(self, spec: Command, relationship: MentorshipRelationship | None, by: Act,
+                ids: tuple[UUID, ...]) -> Aggregate | None:
+        if relationship is None or spec.subject is None or len(ids) < 2:
+            return relationship
+        return spec.subject(self.ledger, relationship, by, ids[1]) or relationship
+
+    def _save(self, principal: Principal, context: CommandContext, spec: Command, aggregate: Aggregate) -> int | None:
+        accepted = None
+        if context.key is not None:
+            accepted = AcceptedCommand.accept(
+                principal_id=principal.id, key=context.key, fingerprint=context.fingerprint, command=spec.name,
+                relationship_id=aggregate.id, relationship_version=aggregate.version, subject_id=None,
+                at=self.ledger.clock())
+        recordings = self.ledger.save(aggregate, accepted)
+        return max((r.notification.id for r in recordings), default=None)
+
+    # -- idempotent replay ------------------------------------------------------------
+
+    def replay(self, spec: Command, principal: Principal, context: CommandContext) -> CommandResult | None:
+        """The first answer to this caller's key, if it was used before; refuse another use of it."""
+        if context.key is None:
+            return None
+        try:
+            accepted = self.ledger.repository.get(accepted_command_id(principal.id, context.key),
+                                                  projector_func=project)
+        except AggregateNotFoundError:
+            return None
+        if accepted.fingerprint != context.fingerprint or accepted.command != spec.name:
+            raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
+        target_id, version = accepted.relationship_id, accepted.relationship_version
+        event = next(iter(self.ledger.events.get(target_id, gt=version - 1, lte=version)))
+        before = None if spec.creates else self.ledger.repository.get(target_id, version=version - 1,
+                                                                       projector_func=project)
+        body = spec.answer(Outcome(self.ledger, before, event))
+        return CommandResult(body, target_id, version, self.ledger.position(), replayed=True)
+
+    # -- relationships held in memory ------------------------------------------------------
+
+    def current(self, relationship_id: UUID, *, fresh: bool = True) -> MentorshipRelationship:
+        """The relationship as held in memory, brought up to date from the store when ``fresh``.
+
+        What this returns is shared and must not be changed: commands change a copy.
+        """
+        held = self.held.get(relationship_id)
+        if held is None:
+            relationship = self._reconstruct(relationship_id)
+        elif fresh:
+            newer = list(self.ledger.events.get(relationship_id, gt=held.version))
+            relationship = project(deepcopy(held), newer) if newer else held
+        else:
+            return held
+        self.held.keep(relationship)
+        return relationship
+
+    def _reconstruct(self, relationship_id: UUID) -> MentorshipRelationship:
+        try:
+            relationship = self.ledger.repository.get(relationship_id, projector_func=project)
+        except AggregateNotFoundError:
+            raise errors.RelationshipNotFoundError("No such relationship.") from None
+        if not isinstance(relationship, MentorshipRelationship):
+            raise errors.RelationshipNotFoundError("No such relationship.")
+        return relationship
+
+    def _take_checked(self, relationship_id: UUID) -> MentorshipRelationship | None:
+        """The relationship ``check`` admitted for this same request on this thread, if any.
+
+        Saves loading it twice per request; should another write land in between,
+        saving fails on the version and the command is retried on a fresh load.
+        """
+        relationship = getattr(self._checked, "relationship", None)
+        self._checked.relationship = None
+        return relationship if relationship is not None and relationship.id == relationship_id else None
+
+    def forget_checked(self) -> None:
+        """End of a request: drop what ``check`` kept for it."""
+        self._checked.relationship = None
+
+
+def expect_version(context: CommandContext, aggregate: Aggregate | None) -> None:
+    """412 unless the caller's If-Match names the version the command was decided on."""
+    if context.expected_version is None or aggregate is None or context.expected_version == aggregate.version:
+        return
+    raise errors.VersionMismatchError(f"The relationship is at version {aggregate.version}, "
+                                      f"not {context.expected_version}.")
+
+
+def require_visible(principal: Principal, relationship: MentorshipRelationship) -> None:
+    """A participant sees only the relationships they are in; to anyone else they do not exist."""
+    if principal.is_participant and relationship.role_of(principal.id) is None:
+        raise errors.RelationshipNotFoundError("No such relationship.")
+
+
+def project(aggregate: Any, events: Any) -> Any:
+    """Apply events to an aggregate (or create it from its first event).
+
+    The library's default projector checks each event against a runtime
+    Protocol, which costs more than applying it; every event here is known.
+    """
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
