@@ -71,7 +71,7 @@ class RelationshipIndexView(View):
 
     @classmethod
     def handled(cls) -> set[type]:
-        return handled_by(cls.on.dispatcher, LEDGER_EVENTS)
+        return handled_by(cls.__dict__["on"].dispatcher, LEDGER_EVENTS)
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
         for item in items:

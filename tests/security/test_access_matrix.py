@@ -1,7 +1,7 @@
 """Every endpoint against every kind of caller, as API.md rules it (OWASP API1: object-level authorization).
 
 The relationship R pairs mentor-7 and mentee-12; the mentor gave feedback F
-with an action A that the mentee owns. "outsider" is a participant of another
+with an action A that the mentee owns; the mentee raised a concern K. "outsider" is a participant of another
 relationship; "revoked" held a token that was revoked; "nobody" sends none.
 """
 
@@ -31,6 +31,11 @@ MATRIX = [
      [403, 403, 201, 201, 404, 401, 401]),
     ("POST", "/v1/relationships/{R}/feedback/{F}/receipt", {}, [403, 403, 403, 201, 404, 401, 401]),
     ("POST", "/v1/relationships/{R}/actions/{A}/completion", {}, [201, 403, 403, 201, 404, 401, 401]),
+    ("POST", "/v1/relationships/{R}/check-ins", {"held_on": "2026-01-05", "minutes": 30},
+     [403, 403, 201, 201, 404, 401, 401]),
+    ("POST", "/v1/relationships/{R}/concerns", {"content": "c"}, [403, 403, 201, 201, 404, 401, 401]),
+    ("GET", "/v1/relationships/{R}/concerns", None, [200, 200, 200, 200, 404, 401, 401]),
+    ("POST", "/v1/relationships/{R}/concerns/{K}/resolution", {}, [201, 403, 403, 403, 404, 401, 401]),
     ("GET", "/v1/health", None, [200, 200, 403, 403, 403, 401, 401]),
     ("GET", "/v1/participants/mentee-12/growth", None, [200, 200, 404, 200, 404, 401, 401]),
     ("GET", "/v1/audit", None, [200, 200, 403, 403, 403, 401, 401]),
@@ -51,7 +56,9 @@ def world(store, tmp_path):
     rid = service.start()["id"]
     service.start(mentor_id="mentor-99", mentee_id="mentee-98")
     given = service.give(rid)
-    ids = {"R": rid, "F": given["feedback_id"], "A": given["action_items"][0]["action_id"]}
+    concern = service.post("mentee", f"/v1/relationships/{rid}/concerns", {"content": "private"}).json
+    ids = {"R": rid, "F": given["feedback_id"], "A": given["action_items"][0]["action_id"],
+           "K": concern["concern_id"]}
     yield service, ids
     service.app.extensions["ledger"].close()
 
@@ -75,7 +82,8 @@ def test_participants_list_nothing_of_others(world):
     listed = service.get("outsider", "/v1/relationships").json["items"]
     assert ids["R"] not in [r["id"] for r in listed]
     assert [e["relationship_id"] for e in service.get("mentor", f"/v1/audit?relationship_id={ids['R']}").json[
-        "items"]] == [ids["R"]] * 2
+        "items"]] == [ids["R"]] * 2  # the start and the feedback: not the mentee's concern
+    assert len(service.get("mentee", f"/v1/audit?relationship_id={ids['R']}").json["items"]) == 3
 
 
 def test_a_404_for_an_invisible_relationship_looks_like_one_for_a_missing_one(world):
