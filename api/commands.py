@@ -8,9 +8,11 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from flask import current_app, request
 from flask_smorest import abort
+from marshmallow import Schema
 
 from api.auth import current_principal
 from api.reads import keep_views_current
@@ -29,14 +31,34 @@ def ledger() -> MentorshipLedger:
 SUBJECTS = ("feedback_id", "action_id", "concern_id")  # path ids of what a command acts on inside a relationship
 
 
+def endpoint(blp: Any, rule: str, command: Callable[..., CommandResult], body: type[Schema],
+             answers: type[Schema], status: int = 201,
+             location: Callable[[CommandResult], str] | None = None) -> None:
+    """A POST endpoint for a use case of the ledger: 404 and 403 before the body, then 422, then the command.
+
+    Its OpenAPI summary is the use case's docstring; its answer, the use case's, dumped by ``answers``.
+    """
+
+    def view(loaded: dict[str, Any], **ids: UUID) -> Any:
+        result = run(command, *in_order(ids), **loaded)
+        return answer(result, location(result) if location else None)
+
+    view.__name__, view.__doc__ = command.__name__, command.__doc__
+    blp.route(rule, methods=["POST"])(may(command)(blp.arguments(body)(blp.response(status, answers)(view))))
+
+
+def in_order(ids: dict[str, Any]) -> list[Any]:
+    """The ids of a path, the relationship first, then what the command acts on inside it."""
+    return [ids[name] for name in ("relationship_id", *SUBJECTS) if name in ids]
+
+
 def may(command: Callable[..., CommandResult]) -> Callable:
     """Check visibility (404) and role (403) for ``command`` (a use case of the ledger) before the body (422)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            ids = [kwargs[name] for name in ("relationship_id", *SUBJECTS) if name in kwargs]
-            ledger().check_may(current_principal(), command, *ids)
+            ledger().check_may(current_principal(), command, *in_order(kwargs))
             return view(*args, **kwargs)
 
         return wrapper

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.commands import answer, may, run, visible
+from api.commands import endpoint, visible
 from api.reads import fresh, page, queries
 from api.schemas.common import page_of
 from api.schemas.views import ConcernListQuerySchema, ConcernSchema, RaiseConcernSchema, ResolutionSchema
@@ -19,13 +19,10 @@ blp = Blueprint("concerns", __name__, url_prefix="/v1",
                             "participant cannot tell they exist.")
 
 
-@blp.route("/relationships/<uuid:relationship_id>/concerns", methods=["POST"])
-@may(Ledger.raise_concern)
-@blp.arguments(RaiseConcernSchema)
-@blp.response(201, ConcernSchema)
-def raise_concern(body: dict[str, Any], relationship_id: UUID) -> Any:
-    """Tell the coordinators something the other participant must not see (mentor or mentee)."""
-    return answer(run(Ledger.raise_concern, relationship_id, **body))
+endpoint(blp, "/relationships/<uuid:relationship_id>/concerns", Ledger.raise_concern, RaiseConcernSchema,
+         ConcernSchema)
+endpoint(blp, "/relationships/<uuid:relationship_id>/concerns/<uuid:concern_id>/resolution", Ledger.resolve_concern,
+         ResolutionSchema, ConcernSchema)
 
 
 @blp.route("/relationships/<uuid:relationship_id>/concerns", methods=["GET"])
@@ -39,12 +36,3 @@ def list_concerns(query: dict[str, Any], relationship_id: UUID) -> Any:
     after = (cursor["started_at"], cursor["id"]) if cursor else None
     items = queries().concerns(current_principal(), relationship_id, after, query["limit"] + 1)
     return page(items, query["limit"], lambda last: {"started_at": stamp(last["raised_at"]), "id": last["concern_id"]})
-
-
-@blp.route("/relationships/<uuid:relationship_id>/concerns/<uuid:concern_id>/resolution", methods=["POST"])
-@may(Ledger.resolve_concern)
-@blp.arguments(ResolutionSchema)
-@blp.response(201, ConcernSchema)
-def resolve_concern(body: dict[str, Any], relationship_id: UUID, concern_id: UUID) -> Any:
-    """Resolve a concern, with a note (coordinator); If-Match takes the concern's own version."""
-    return answer(run(Ledger.resolve_concern, relationship_id, concern_id, **body))

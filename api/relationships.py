@@ -9,7 +9,7 @@ from flask import url_for
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.commands import answer, ledger, may, run, visible
+from api.commands import endpoint, ledger, visible
 from api.fields import Cursor
 from api.reads import fresh, page, queries
 from api.schemas.common import page_of
@@ -44,16 +44,6 @@ def list_relationships(query: dict[str, Any]) -> Any:
     return page(items, limit, lambda last: {"started_at": last["started_at"], "id": last["relationship_id"]})
 
 
-@blp.route("/relationships", methods=["POST"])
-@may(Ledger.start_relationship)
-@blp.arguments(StartRelationshipSchema)
-@blp.response(201, RelationshipSchema)
-def start_relationship(body: dict[str, Any]) -> Any:
-    """Start a relationship (coordinator)."""
-    result = run(Ledger.start_relationship, **body)
-    return answer(result, url_for("relationships.get_relationship", relationship_id=result.aggregate_id))
-
-
 @blp.route("/relationships/<uuid:relationship_id>", methods=["GET"])
 @visible
 @blp.arguments(ReplayQuerySchema, location="query")
@@ -75,38 +65,10 @@ def list_events(query: dict[str, Any], relationship_id: UUID) -> Any:
     return {"items": items, "next": Cursor.encode({"after": items[-1]["version"]}) if more else None}
 
 
-@blp.route("/relationships/<uuid:relationship_id>/pause", methods=["POST"])
-@may(Ledger.pause_relationship)
-@blp.arguments(LifecycleSchema)
-@blp.response(200, RelationshipSchema)
-def pause_relationship(body: dict[str, Any], relationship_id: UUID) -> Any:
-    """Pause an active relationship (coordinator)."""
-    return answer(run(Ledger.pause_relationship, relationship_id, **body))
-
-
-@blp.route("/relationships/<uuid:relationship_id>/resume", methods=["POST"])
-@may(Ledger.resume_relationship)
-@blp.arguments(LifecycleSchema)
-@blp.response(200, RelationshipSchema)
-def resume_relationship(body: dict[str, Any], relationship_id: UUID) -> Any:
-    """Resume a paused relationship (coordinator)."""
-    return answer(run(Ledger.resume_relationship, relationship_id, **body))
-
-
-@blp.route("/relationships/<uuid:relationship_id>/end", methods=["POST"])
-@may(Ledger.end_relationship)
-@blp.arguments(LifecycleSchema)
-@blp.response(200, RelationshipSchema)
-def end_relationship(body: dict[str, Any], relationship_id: UUID) -> Any:
-    """End a relationship for good (coordinator, mentor or mentee)."""
-    return answer(run(Ledger.end_relationship, relationship_id, **body))
-
-
-@blp.route("/relationships/<uuid:relationship_id>/check-ins", methods=["POST"])
-@may(Ledger.hold_check_in)
-@blp.arguments(CheckInSchema)
-@blp.response(201, CheckInAnswerSchema)
-def hold_check_in(body: dict[str, Any], relationship_id: UUID) -> Any:
-    """Record a meeting of mentor and mentee: the day, how long, a note (mentor or mentee)."""
-    return answer(run(Ledger.hold_check_in, relationship_id, **body))
-
+endpoint(blp, "/relationships", Ledger.start_relationship, StartRelationshipSchema, RelationshipSchema,
+         location=lambda result: url_for("relationships.get_relationship", relationship_id=result.aggregate_id))
+LIFECYCLE = "/relationships/<uuid:relationship_id>/{}"
+endpoint(blp, LIFECYCLE.format("pause"), Ledger.pause_relationship, LifecycleSchema, RelationshipSchema, 200)
+endpoint(blp, LIFECYCLE.format("resume"), Ledger.resume_relationship, LifecycleSchema, RelationshipSchema, 200)
+endpoint(blp, LIFECYCLE.format("end"), Ledger.end_relationship, LifecycleSchema, RelationshipSchema, 200)
+endpoint(blp, LIFECYCLE.format("check-ins"), Ledger.hold_check_in, CheckInSchema, CheckInAnswerSchema)

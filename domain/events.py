@@ -58,14 +58,14 @@ def event_classes(*aggregates: type[Aggregate]) -> tuple[type[CanMutateAggregate
     found: list[type[CanMutateAggregate]] = []
     for aggregate in aggregates:
         for name, value in vars(aggregate).items():
-            if name in BASES or not isinstance(value, type):
+            if name in BASES or name.startswith("_") or not isinstance(value, type):
                 continue
             if issubclass(value, Attributed) and issubclass(value, CanMutateAggregate):
                 found.append(value)
     return tuple(found)
 
 
-BASES = ("Event", "Created", "Snapshot")  # the library's base classes, nested in every aggregate
+BASES = ("Event", "Created", "Snapshot")  # the library's base classes, nested in every aggregate (and _Private ones)
 
 
 SHORT_TEXT = 80

@@ -114,32 +114,25 @@ class MentorshipRelationship(Aggregate):
         def summary(self, say: Say) -> str:
             return f"{say.who(self.actor)} completed action {str(self.action_id)[:8]}"
 
-    class RelationshipPaused(Event):
+    class _Lifecycle(Event):
+        """A change of status (see LIFECYCLE), with the reason given."""
+
         reason: str | None
 
         def apply(self, rel: MentorshipRelationship) -> None:
-            rel.status = PAUSED
+            rel.status = LIFECYCLE[type(self)][0]
 
         def summary(self, say: Say) -> str:
-            return f"{say.who(self.actor)} paused the relationship{_because(say, self.reason)}"
+            return f"{say.who(self.actor)} {LIFECYCLE[type(self)][1]} the relationship{_because(say, self.reason)}"
 
-    class RelationshipResumed(Event):
-        reason: str | None
+    class RelationshipPaused(_Lifecycle):
+        """The relationship was put on hold."""
 
-        def apply(self, rel: MentorshipRelationship) -> None:
-            rel.status = ACTIVE
+    class RelationshipResumed(_Lifecycle):
+        """The relationship was taken up again."""
 
-        def summary(self, say: Say) -> str:
-            return f"{say.who(self.actor)} resumed the relationship{_because(say, self.reason)}"
-
-    class RelationshipEnded(Event):
-        reason: str | None
-
-        def apply(self, rel: MentorshipRelationship) -> None:
-            rel.status = ENDED
-
-        def summary(self, say: Say) -> str:
-            return f"{say.who(self.actor)} ended the relationship{_because(say, self.reason)}"
+    class RelationshipEnded(_Lifecycle):
+        """The relationship ended, for good."""
 
     class CheckInHeld(Event):
         check_in_id: UUID
@@ -316,6 +309,11 @@ class MentorshipRelationship(Aggregate):
 
 
 MARK_LENGTH = 33
+LIFECYCLE = {  # event class: (the status it leaves, the verb that says so)
+    MentorshipRelationship.RelationshipPaused: (PAUSED, "paused"),
+    MentorshipRelationship.RelationshipResumed: (ACTIVE, "resumed"),
+    MentorshipRelationship.RelationshipEnded: (ENDED, "ended"),
+}
 
 
 def _mark(item_id: UUID, role: str | None) -> str:

@@ -17,6 +17,7 @@ from domain.relationship import MentorshipRelationship as R
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 ATTRIBUTION = {"actor", "actor_role", "command_id"}
 Representation = dict[str, Any]
+OPEN, COMPLETED = "open", "completed"  # the status of an action item
 
 
 def fold(events: Iterable[Any]) -> Representation | None:
@@ -52,7 +53,7 @@ def _received(state: Representation, event: R.FeedbackReceived) -> Representatio
 
 def _completed(state: Representation, event: R.ActionCompleted) -> Representation:
     item = state["actions"][str(event.action_id)]
-    item.update(status="completed", completed_at=event.timestamp, completed_by=event.actor, outcome=event.outcome)
+    item.update(status=COMPLETED, completed_at=event.timestamp, completed_by=event.actor, outcome=event.outcome)
     return state
 
 
@@ -95,7 +96,7 @@ def feedback_item(event: R.FeedbackGiven) -> dict[str, Any]:
 
 def action_item(item: dict[str, Any], feedback_id: str) -> dict[str, Any]:
     return {"action_id": str(item["action_id"]), "feedback_id": feedback_id, "description": item["description"],
-            "due_on": item["due_on"], "owner_id": item["owner_id"], "status": "open", "completed_at": None,
+            "due_on": item["due_on"], "owner_id": item["owner_id"], "status": OPEN, "completed_at": None,
             "completed_by": None, "outcome": None}
 
 

@@ -178,3 +178,15 @@ class BatchProjection(Projection[View]):
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
         """The library's one-event entry point: a batch of one."""
         self.process_batch([Item(domain_event, tracking.notification_id)])
+
+
+def keyset_page(cursor: Cursor, table: str, columns: Sequence[str], where: str, params: list[Any],
+                order: tuple[str, str], after: tuple[Any, Any] | None, limit: int) -> list[dict[str, Any]]:
+    """Rows of ``table`` matching ``where``, in ``order`` (two columns), after the row ``after`` had."""
+    if after is not None:
+        first, second = order
+        where += f" AND ({first} > ? OR ({first} = ? AND {second} > ?))"
+        params = [*params, after[0], after[0], after[1]]
+    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {', '.join(order)} LIMIT ?",
+                   [*params, limit])
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -10,7 +10,7 @@ from typing import Any
 from domain.concern import Concern as C
 from domain.registry import LEDGER_EVENTS
 from domain.relationship import MentorshipRelationship as R
-from projections.base import Item, View, handled_by
+from projections.base import Item, View, handled_by, keyset_page
 from projections.canonical import stamp
 from projections.store import Cursor
 
@@ -112,12 +112,8 @@ class RelationshipIndexView(View):
     def page(self, cursor: Cursor, selection: IndexFilter, after: tuple[str, str] | None,
              limit: int) -> list[dict[str, Any]]:
         where, params = selection.where()
-        if after is not None:
-            where += " AND (started_at > ? OR (started_at = ? AND relationship_id > ?))"
-            params += [after[0], after[0], after[1]]
-        cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {self.table('relationships')} WHERE {where} "
-                       "ORDER BY started_at, relationship_id LIMIT ?", [*params, limit])
-        return [dict(zip(COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        return keyset_page(cursor, self.table("relationships"), COLUMNS, where, params,
+                           ("started_at", "relationship_id"), after, limit)
 
     def concerns(self, cursor: Cursor, relationship_id: str, raised_by: str | None,
                  after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
@@ -125,9 +121,5 @@ class RelationshipIndexView(View):
         where, params = "relationship_id = ?", [relationship_id]
         if raised_by is not None:
             where, params = where + " AND raised_by = ?", [*params, raised_by]
-        if after is not None:
-            where += " AND (raised_at > ? OR (raised_at = ? AND concern_id > ?))"
-            params += [after[0], after[0], after[1]]
-        cursor.execute(f"SELECT {', '.join(CONCERN_COLUMNS)} FROM {self.table('concerns')} WHERE {where} "
-                       "ORDER BY raised_at, concern_id LIMIT ?", [*params, limit])
-        return [dict(zip(CONCERN_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        return keyset_page(cursor, self.table("concerns"), CONCERN_COLUMNS, where, params,
+                           ("raised_at", "concern_id"), after, limit)

@@ -17,10 +17,13 @@ from api.fields import (
     text,
 )
 from api.schemas.common import FreshnessQuerySchema, StrictSchema, limit_field
-from domain.relationship import CHECK_IN_MINUTES, FEEDBACK_KINDS, USEFULNESS
+from domain.principal import COORDINATOR
+from domain.representation import COMPLETED, OPEN
+from domain.relationship import ACTIVE, CHECK_IN_MINUTES, ENDED, FEEDBACK_KINDS, MENTEE, MENTOR, PAUSED, USEFULNESS
 
-STATUSES = ["active", "paused", "ended"]
-ACTING_ROLES = ["mentor", "mentee", "coordinator"]
+STATUSES = [ACTIVE, PAUSED, ENDED]
+PARTICIPANT_ROLES = [MENTOR, MENTEE]
+ACTING_ROLES = [MENTOR, MENTEE, COORDINATOR]
 
 # -- requests -------------------------------------------------------------------
 
@@ -96,9 +99,9 @@ class RelationshipListQuerySchema(FreshnessQuerySchema):
 class FeedbackSchema(Schema):
     feedback_id = fields.UUID(required=True)
     giver_id = fields.String(required=True)
-    giver_role = fields.String(required=True, metadata={"enum": ["mentor", "mentee"]})
+    giver_role = fields.String(required=True, metadata={"enum": PARTICIPANT_ROLES})
     recipient_id = fields.String(required=True)
-    recipient_role = fields.String(required=True, metadata={"enum": ["mentor", "mentee"]})
+    recipient_role = fields.String(required=True, metadata={"enum": PARTICIPANT_ROLES})
     content = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(FEEDBACK_KINDS)})
     skills = fields.List(fields.String(), required=True)
@@ -115,7 +118,7 @@ class ActionSchema(Schema):
     description = fields.String(required=True)
     due_on = fields.String(required=True, allow_none=True, metadata={"format": "date"})
     owner_id = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": ["open", "completed"]})
+    status = fields.String(required=True, metadata={"enum": [OPEN, COMPLETED]})
     completed_at = UTCDateTime(required=True, allow_none=True)
     completed_by = fields.String(required=True, allow_none=True)
     outcome = fields.String(required=True, allow_none=True)

@@ -8,7 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fields import MAX_NUMBER, PARTICIPANT_ID, AfterPosition, AfterScore, AfterStart, Cursor, UTCDateTime, text
 from api.schemas.common import FreshnessQuerySchema, StrictSchema, limit_field
-from api.schemas.relationships import ReplayQuerySchema
+from api.schemas.relationships import PARTICIPANT_ROLES, ReplayQuerySchema
+from domain.concern import OPEN, RESOLVED
 from domain.registry import EVENT_NAMES
 from projections.health.score import STATUSES as HEALTH_STATUSES
 
@@ -99,10 +100,10 @@ class ConcernSchema(Schema):
     concern_id = fields.UUID(required=True)
     relationship_id = fields.UUID(required=True)
     raised_by = fields.String(required=True)
-    raiser_role = fields.String(required=True, metadata={"enum": ["mentor", "mentee"]})
+    raiser_role = fields.String(required=True, metadata={"enum": PARTICIPANT_ROLES})
     raised_at = UTCDateTime(required=True)
     content = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": ["open", "resolved"]})
+    status = fields.String(required=True, metadata={"enum": [OPEN, RESOLVED]})
     resolved_by = fields.String(required=True, allow_none=True)
     resolved_at = UTCDateTime(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
