@@ -50,6 +50,13 @@ def _random_command(ledger: MentorshipLedger, rng: random.Random, rid: UUID) -> 
         action = rng.choice(open_actions)
         owner = mentor if action["owner_id"] == mentor.id else mentee
         ledger.complete_action(rng.choice([owner, COORDINATOR]), rid, UUID(action["action_id"]))
+    elif roll < 0.92:
+        ledger.hold_check_in(rng.choice([mentor, mentee]), rid, held_on=state["started_at"].date(),
+                             minutes=rng.randint(10, 90))
+    elif roll < 0.93:
+        concern = ledger.raise_concern(rng.choice([mentor, mentee]), rid, content="private")
+        if rng.random() < 0.5:
+            ledger.resolve_concern(COORDINATOR, rid, UUID(concern.body["concern_id"]), note="seen")
     elif roll < 0.95:
         (ledger.resume_relationship if state["status"] == "paused" else ledger.pause_relationship)(COORDINATOR, rid)
     elif roll < 0.97:

@@ -13,12 +13,14 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def figures(*, started_days_ago=90, mentor=0, mentee=0, acknowledged=0, hours=(), total=0, completed=0,
-            due=(), quiet_days=None, lifecycle="active") -> hf.HealthFigures:
+            due=(), quiet_days=None, lifecycle="active", check_in_days=None) -> hf.HealthFigures:
     last = NOW - timedelta(days=quiet_days) if quiet_days is not None else None
+    check_in = (NOW - timedelta(days=check_in_days)).date() if check_in_days is not None else None
     return hf.HealthFigures(
         relationship_id="r", program_id="p", lifecycle=lifecycle, started_at=NOW - timedelta(days=started_days_ago),
         by_mentor=mentor, by_mentee=mentee, acknowledged=acknowledged, acknowledgement_hours=tuple(hours),
         actions_total=total, actions_completed=completed, open_due_dates=tuple(due), last_feedback_at=last,
+        check_ins=int(check_in is not None), last_check_in_on=check_in,
     )
 
 
@@ -40,6 +42,14 @@ CASES = [
     ("two weeks in, still nothing", figures(started_days_ago=14), 30, "at_risk"),
     ("quiet for more than 60 days", figures(mentor=3, mentee=3, acknowledged=6, hours=[5] * 6, quiet_days=61),
      70, "dormant"),
+    ("no feedback for 40 days, but they met 5 days ago",
+     figures(mentor=2, mentee=2, acknowledged=4, hours=[10] * 4, quiet_days=40, check_in_days=5), 90, "thriving"),
+    ("the same without the meeting", figures(mentor=2, mentee=2, acknowledged=4, hours=[10] * 4, quiet_days=40),
+     79, "healthy"),
+    ("no feedback for 70 days, a meeting 10 days ago: not dormant",
+     figures(mentor=3, mentee=3, acknowledged=6, hours=[5] * 6, quiet_days=70, check_in_days=10), 90, "thriving"),
+    ("a meeting long ago does not hide recent feedback",
+     figures(mentor=3, mentee=3, acknowledged=6, hours=[5] * 6, quiet_days=2, check_in_days=80), 90, "thriving"),
     ("paused", figures(mentor=1, quiet_days=1, lifecycle="paused"), 30, "paused"),
     ("ended", figures(lifecycle="ended", quiet_days=90), 10, "ended"),
 ]
