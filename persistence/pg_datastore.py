@@ -121,12 +121,18 @@ class ConnectionPool:
         self.pre_ping = pre_ping
         self._idle: deque[PooledConnection] = deque()
         self._in_use = 0
+        self._waiting = 0
         self._closed = False
         self._condition = threading.Condition()
 
     def get(self) -> PooledConnection:
         with self._condition:
-            if not self._condition.wait_for(self._can_lend, timeout=self.timeout):
+            self._waiting += 1
+            try:
+                lent = self._condition.wait_for(self._can_lend, timeout=self.timeout)
+            finally:
+                self._waiting -= 1
+            if not lent:
                 raise es.ConnectionUnavailableError(
                     f"No PostgreSQL connection free within {self.timeout}s"
                 )
@@ -164,6 +170,11 @@ class ConnectionPool:
     @property
     def num_in_use(self) -> int:
         return self._in_use
+
+    @property
+    def num_waiting(self) -> int:
+        """Callers waiting for a connection to come back."""
+        return self._waiting
 
     @property
     def num_idle(self) -> int:

@@ -42,6 +42,7 @@ class Outcomes:
     statuses: Counter = field(default_factory=Counter)
     during_outage: Counter = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    more: threading.Event = field(default_factory=threading.Event)  # set at each final outcome
 
     def saw(self, status: int | None, outage: bool) -> None:
         """Every answer (or its absence), retries included."""
@@ -49,6 +50,11 @@ class Outcomes:
             self.statuses[status] += 1
             if outage:
                 self.during_outage[status] += 1
+
+    def unavailable_during_outage(self) -> int:
+        """How many times the API said the store was unavailable (503) while it was down."""
+        with self.lock:
+            return self.during_outage.get(503, 0)
 
     def record(self, key: str, status: int | None) -> None:
         """The final outcome of a command."""
@@ -59,6 +65,7 @@ class Outcomes:
                 self.refused.add(key)
             else:
                 self.acknowledged.add(key)
+        self.more.set()
 
 
 @dataclass
@@ -102,7 +109,9 @@ class Run:
 
     # -- the run ----------------------------------------------------------------------
 
-    def run(self, seconds: float, chaos: Callable[[Run], None]) -> None:
+    def run(self, chaos: Callable[[Run], None], acknowledged: int = 30, deadline: float = 300.0) -> None:
+        """Load and chaos until every planned fault happened and ``acknowledged`` commands were, however slow
+        the machine; ``deadline`` seconds at the most (the count assertions then say what was missing)."""
         self.server.start()
         self.projector.start()
         threads = [threading.Thread(target=self._client, args=(n,)) for n in range(self.clients)]
@@ -110,8 +119,11 @@ class Run:
             thread.start()
         chaos_thread = threading.Thread(target=chaos, args=(self,))
         chaos_thread.start()
-        time.sleep(seconds)
-        chaos_thread.join()  # every planned fault happens, however slow the machine
+        chaos_thread.join()  # every planned fault happens
+        give_up = time.monotonic() + deadline
+        while len(self.outcomes.acknowledged) < acknowledged and time.monotonic() < give_up:
+            self.outcomes.more.wait(1.0)
+            self.outcomes.more.clear()
         self.stopping.set()
         for thread in threads:
             thread.join()
@@ -254,8 +266,12 @@ def kill_processes(kills_each: int) -> Callable[[Run], None]:
     return chaos
 
 
-def restart_postgres(cluster: Any, times: int, crash: bool = False) -> Callable[[Run], None]:
-    """Stop PostgreSQL (or crash it) in the middle of the load, and start it again."""
+def restart_postgres(cluster: Any, times: int, crash: bool = False, unavailable: int = 0) -> Callable[[Run], None]:
+    """Stop PostgreSQL (or crash it) in the middle of the load, and start it again.
+
+    With ``unavailable``, it stays down until the API has answered 503 that many times meanwhile
+    (30 s at the most), so what clients see during an outage is seen however slow the machine.
+    """
 
     def chaos(run: Run) -> None:
         for _ in range(times):
@@ -264,6 +280,9 @@ def restart_postgres(cluster: Any, times: int, crash: bool = False) -> Callable[
             cluster.crash() if crash else cluster.stop("fast")
             run.kills["postgres"] += 1
             time.sleep(run.rng.uniform(1.0, 2.0))
+            give_up = time.monotonic() + 30
+            while run.outcomes.unavailable_during_outage() < unavailable and time.monotonic() < give_up:
+                time.sleep(0.05)  # polling a count, bounded: not a race
             cluster.start()
             time.sleep(1.0)  # answers that were in flight when it came back still count as during the outage
             run.outage.clear()

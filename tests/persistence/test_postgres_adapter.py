@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import threading
 import time
 from uuid import uuid4
 
 import psycopg2
 import pytest
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.persistence import ConnectionPoolClosedError, IntegrityError, OperationalError, StoredEvent
 
 from persistence.pg_datastore import ConnectionPool, PostgresDatastore
 from persistence.postgres import PostgresApplicationRecorder, PostgresFactory
@@ -39,11 +40,22 @@ def event(originator_id=None, version=1, state=b"{}") -> StoredEvent:
 
 def test_a_caller_waits_for_a_free_connection_instead_of_failing(datastore):
     held = [datastore.pool.get(), datastore.pool.get()]
-    threading.Timer(0.3, lambda: datastore.pool.put(held.pop())).start()
-    started = time.monotonic()
-    with datastore.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    assert time.monotonic() - started >= 0.25
+    results = []
+
+    def read():
+        with datastore.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            results.append(cursor.fetchone()[0])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    deadline = time.monotonic() + 10
+    while datastore.pool.num_waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a count, bounded: not a race
+    assert datastore.pool.num_waiting == 1 and results == []  # every connection is lent: it waits
+    datastore.pool.put(held.pop())
+    reader.join(10)
+    assert not reader.is_alive() and results == [1]
     datastore.pool.put(held.pop())
 
 
@@ -168,28 +180,34 @@ def test_a_stopped_subscription_releases_its_listening_connection(recorder, data
 
 
 def test_a_subscription_sees_events_committed_after_it_started(recorder):
-    received = []
+    received: queue.Queue = queue.Queue()
+    subscription = recorder.subscribe(gt=0)  # listening from here on
 
     def follow():
-        with recorder.subscribe(gt=0) as subscription:
+        with subscription:
             for notification in subscription:
-                received.append(notification.id)
-                if len(received) == 3:
+                received.put(notification.id)
+                if notification.id == 3:
                     break
 
     thread = threading.Thread(target=follow)
     thread.start()
-    for _ in range(3):
-        time.sleep(0.05)
+    for position in (1, 2, 3):  # each committed after the subscription saw the one before
         recorder.insert_events([event()])
+        assert received.get(timeout=10) == position
     thread.join(10)
-    assert received == [1, 2, 3]
+    assert not thread.is_alive()
 
 
-def test_the_pool_survives_being_closed_twice():
+def test_a_pool_closed_twice_stays_closed_and_lends_nothing():
     pool = ConnectionPool(lambda: psycopg2.connect(pg.database_url()))
+    pool.put(pool.get())
+    assert pool.num_idle == 1
     pool.close()
     pool.close()
+    assert (pool.num_idle, pool.num_in_use) == (0, 0)
+    with pytest.raises(ConnectionPoolClosedError):
+        pool.get()
 
 
 def postgres_schema(datastore: PostgresDatastore) -> str:
