@@ -348,3 +348,277 @@ def test_every_event_says_what_happened_in_words():
         "ADA resumed the relationship",
         "MENTOR-7 ended the relationship: done",
     ]
+
+
+# -- what a refusal says (its message is the problem+json `detail` a client reads) --------------------------
+
+
+def paused() -> MentorshipRelationship:
+    rel = started()
+    rel.pause(reason=None, by=COORDINATOR)
+    return rel
+
+
+def ended() -> MentorshipRelationship:
+    rel = started()
+    rel.end(reason=None, by=COORDINATOR)
+    return rel
+
+
+def with_closed_feedback_and_action() -> tuple[MentorshipRelationship, UUID, UUID]:
+    rel = started()
+    feedback_id, (action_id,) = give(rel, by=MENTOR)
+    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTEE)
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+    return rel, feedback_id, action_id
+
+
+def refuse_same_participant():
+    started(mentor_id="x", mentee_id="x")
+
+
+def refuse_feedback_while_paused():
+    give(paused())
+
+
+def refuse_check_in_while_paused():
+    paused().hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 6), minutes=30, note=None, by=MENTEE)
+
+
+def refuse_check_in_tomorrow():
+    started().hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 8), minutes=30, note=None, by=MENTEE)
+
+
+def refuse_check_in_before_the_start():
+    started().hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 4), minutes=30, note=None, by=MENTEE)
+
+
+def refuse_second_receipt():
+    rel, feedback_id, _ = with_closed_feedback_and_action()
+    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTEE)
+
+
+def refuse_receipt_of_unknown_feedback():
+    rel, _, _ = with_closed_feedback_and_action()
+    rel.receive_feedback(feedback_id=uuid4(), reflection=None, usefulness=None, by=MENTEE)
+
+
+def refuse_receipt_by_the_giver():
+    rel = started()
+    feedback_id, _ = give(rel, by=MENTOR)
+    rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTOR)
+
+
+def refuse_second_completion():
+    rel, _, action_id = with_closed_feedback_and_action()
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTEE)
+
+
+def refuse_completion_of_unknown_action():
+    rel, _, _ = with_closed_feedback_and_action()
+    rel.complete_action(action_id=uuid4(), outcome=None, by=COORDINATOR)
+
+
+def refuse_completion_by_the_other_participant():
+    rel = started()
+    _, (action_id,) = give(rel, by=MENTOR)
+    rel.complete_action(action_id=action_id, outcome=None, by=MENTOR)
+
+
+def refuse_second_pause():
+    paused().pause(reason=None, by=COORDINATOR)
+
+
+def refuse_resuming_an_active_relationship():
+    started().resume(reason=None, by=COORDINATOR)
+
+
+def refuse_anything_once_ended():
+    ended().end(reason=None, by=COORDINATOR)
+
+
+REFUSALS = [
+    (refuse_same_participant, errors.SameParticipantError,
+     "A relationship needs two different people as mentor and mentee."),
+    (refuse_feedback_while_paused, errors.RelationshipPausedError,
+     "The relationship is paused: no new feedback until it resumes."),
+    (refuse_check_in_while_paused, errors.RelationshipPausedError,
+     "The relationship is paused: no check-ins until it resumes."),
+    (refuse_check_in_tomorrow, errors.InvalidCommandError, "A check-in cannot be held in the future."),
+    (refuse_check_in_before_the_start, errors.InvalidCommandError,
+     "A check-in cannot be held before the relationship started."),
+    (refuse_second_receipt, errors.FeedbackAlreadyReceivedError, "This feedback has already been acknowledged."),
+    (refuse_receipt_of_unknown_feedback, errors.FeedbackNotFoundError, "No such feedback in this relationship."),
+    (refuse_receipt_by_the_giver, errors.NotPermittedError, "Only the recipient acknowledges feedback."),
+    (refuse_second_completion, errors.ActionAlreadyCompletedError, "This action item has already been completed."),
+    (refuse_completion_of_unknown_action, errors.ActionNotFoundError, "No such action item in this relationship."),
+    (refuse_completion_by_the_other_participant, errors.NotPermittedError,
+     "Only the owner of an action item, or a coordinator, completes it."),
+    (refuse_second_pause, errors.RelationshipAlreadyPausedError, "The relationship is already paused."),
+    (refuse_resuming_an_active_relationship, errors.RelationshipNotPausedError,
+     "Only a paused relationship can resume."),
+    (refuse_anything_once_ended, errors.RelationshipEndedError, "The relationship has ended."),
+]
+
+
+@pytest.mark.parametrize("command, error, message", REFUSALS, ids=[r[0].__name__ for r in REFUSALS])
+def test_a_refusal_says_why_in_the_words_a_client_reads(command, error, message):
+    with pytest.raises(error) as refused:
+        command()
+    assert str(refused.value) == message
+
+
+# -- every event records what its command was given, and who gave it -------------------------------------------
+
+
+AT = T0 + timedelta(days=3, hours=4)
+ACTS = {
+    "coordinator": Act("ada", "coordinator", AT, "key-c"),
+    "mentor": Act("mentor-7", "mentor", AT, "key-m"),
+    "mentee": Act("mentee-12", "mentee", AT, "key-e"),
+}
+
+
+@pytest.mark.parametrize("command, who", [("pause", "coordinator"), ("end", "coordinator"), ("end", "mentor"),
+                                          ("end", "mentee")])
+def test_a_lifecycle_event_records_its_reason_and_who_acted(command, who):
+    rel = started()
+    getattr(rel, command)(reason=f"{command} by {who}", by=ACTS[who])
+    event = last(rel)
+    assert (event.reason, event.actor, event.actor_role, event.command_id, event.timestamp) == (
+        f"{command} by {who}", ACTS[who].actor, ACTS[who].role, ACTS[who].command_id, AT)
+
+
+def test_resuming_records_its_reason_and_who_acted():
+    rel = paused()
+    rel.resume(reason="Back from leave", by=ACTS["coordinator"])
+    event = last(rel)
+    assert (event.reason, event.actor, event.actor_role, event.command_id, event.timestamp) == (
+        "Back from leave", "ada", "coordinator", "key-c", AT)
+
+
+def test_a_completion_records_the_outcome_and_who_completed_it():
+    rel = started()
+    _, (action_id,) = give(rel, by=MENTOR)
+    rel.complete_action(action_id=action_id, outcome="Table shared", by=ACTS["mentee"])
+    event = last(rel)
+    assert (event.action_id, event.outcome, event.actor, event.actor_role, event.command_id, event.timestamp) == (
+        action_id, "Table shared", "mentee-12", "mentee", "key-e", AT)
+
+
+def test_a_check_in_records_who_recorded_it_and_when():
+    rel = started()
+    rel.hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 8), minutes=60, note=None, by=ACTS["mentor"])
+    event = last(rel)
+    assert (event.held_on, event.minutes, event.note, event.actor, event.actor_role, event.command_id,
+            event.timestamp) == ("2026-01-08", 60, None, "mentor-7", "mentor", "key-m", AT)
+
+
+def test_feedback_from_the_mentee_records_every_field_as_given():
+    rel = started()
+    feedback_id, action_id = uuid4(), uuid4()
+    rel.give_feedback(feedback_id=feedback_id, content="Thanks for the review.", kind="strength",
+                      skills=("listening", "patience"), by=ACTS["mentee"],
+                      action_items=[{"action_id": action_id, "description": "Share notes", "due_on": "2026-02-03"}])
+    event = last(rel)
+    assert (event.feedback_id, event.giver_id, event.giver_role, event.recipient_id, event.recipient_role) == (
+        feedback_id, "mentee-12", "mentee", "mentor-7", "mentor")
+    assert (event.content, event.kind, event.skills) == ("Thanks for the review.", "strength",
+                                                          ["listening", "patience"])
+    assert event.action_items == [{"action_id": action_id, "description": "Share notes", "due_on": "2026-02-03",
+                                   "owner_id": "mentor-7"}]
+    assert (event.actor, event.actor_role, event.command_id, event.timestamp) == ("mentee-12", "mentee", "key-e", AT)
+
+
+def test_the_state_counts_every_action_item_of_every_piece_of_feedback():
+    rel = started()
+    give(rel, by=MENTOR, items=3)
+    give(rel, by=MENTEE, items=0)
+    rel.hold_check_in(check_in_id=uuid4(), held_on=date(2026, 1, 6), minutes=30, note=None, by=MENTEE)
+    assert rel.counts == {"feedback": 2, "actions": 3, "check_ins": 1}
+
+
+def test_the_goals_are_recorded_as_a_list_of_their_own():
+    goals = ("Lead a design review", "Speak at the all-hands")
+    rel = started(goals=goals)
+    assert last(rel).goals == ["Lead a design review", "Speak at the all-hands"]
+
+
+# -- closed items are found by their own mark, never by a match across two marks ---------------------------------
+
+# A closed item is kept as 32 hex digits and a role mark; marks are 33 characters each, back to back. Ids made of
+# zeros make an id appear across the end of one mark and the start of the next: only a match at a mark counts.
+ZEROS = UUID(int=0)
+ENDS_IN_ZEROS = UUID("ff000000-0000-0000-0000-000000000000")
+STARTS_WITH_ZEROS = UUID("00000000-0000-0000-0000-0000000000ab")
+
+
+def acknowledged_by_the_mentor(*feedback_ids: UUID) -> MentorshipRelationship:
+    rel = started()
+    for feedback_id in feedback_ids:
+        rel.give_feedback(feedback_id=feedback_id, content="c", kind="general", skills=[], action_items=[],
+                          by=MENTEE)
+        rel.receive_feedback(feedback_id=feedback_id, reflection=None, usefulness=None, by=MENTOR)
+    return rel
+
+
+def test_closed_feedback_is_found_at_its_own_mark_after_a_match_across_marks():
+    rel = acknowledged_by_the_mentor(ENDS_IN_ZEROS, ZEROS)
+    assert (rel.received.find(ZEROS.hex), rel.received.rfind(ZEROS.hex)) == (2, 34)  # matches before and after
+    with pytest.raises(errors.FeedbackAlreadyReceivedError):
+        rel.receive_feedback(feedback_id=ZEROS, reflection=None, usefulness=None, by=MENTOR)
+    with pytest.raises(errors.NotPermittedError):
+        rel.receive_feedback(feedback_id=ZEROS, reflection=None, usefulness=None, by=MENTEE)
+
+
+def test_an_id_seen_only_across_two_marks_is_not_found():
+    rel = acknowledged_by_the_mentor(ENDS_IN_ZEROS, STARTS_WITH_ZEROS)
+    assert rel.received.find(ZEROS.hex) == 2
+    with pytest.raises(errors.FeedbackNotFoundError):
+        rel.receive_feedback(feedback_id=ZEROS, reflection=None, usefulness=None, by=MENTOR)
+
+
+def test_a_completed_action_is_found_at_its_own_mark_after_a_match_across_marks():
+    rel = started()
+    rel.give_feedback(feedback_id=uuid4(), content="c", kind="general", skills=[], by=MENTEE,
+                      action_items=[{"action_id": ENDS_IN_ZEROS, "description": "a"},
+                                    {"action_id": ZEROS, "description": "b"}])
+    for action_id in (ENDS_IN_ZEROS, ZEROS):
+        rel.complete_action(action_id=action_id, outcome=None, by=MENTOR)
+    with pytest.raises(errors.ActionAlreadyCompletedError):
+        rel.complete_action(action_id=ZEROS, outcome=None, by=MENTOR)
+    with pytest.raises(errors.NotPermittedError):
+        rel.complete_action(action_id=ZEROS, outcome=None, by=MENTEE)
+
+
+# -- old snapshots, copies --------------------------------------------------------------------------------------
+
+
+def test_a_first_shape_snapshot_keeps_one_mark_per_closed_item_back_to_back():
+    fid, gid, aid, bid = (uuid4() for _ in range(4))
+    state = {"program_id": "p", "mentor_id": "m", "mentee_id": "e", "goals": ["g"], "status": "active",
+             "feedback": {str(fid): {"recipient_id": "e", "received_at": T0},
+                          str(gid): {"recipient_id": "m", "received_at": T0}},
+             "actions": {str(aid): {"owner_id": "e", "feedback_id": str(fid), "status": "completed"},
+                         str(bid): {"owner_id": "m", "feedback_id": str(gid), "status": "completed"}}}
+    MentorshipRelationship.upcast_v1_v2(state)
+    assert state["received"] == fid.hex + "1" + gid.hex + "0"
+    assert state["completed"] == aid.hex + "1" + bid.hex + "0"
+    assert (state["awaiting"], state["open_actions"]) == ({}, {})
+
+
+def test_a_first_shape_snapshot_without_goals_is_upcast_too():
+    state = {"program_id": "p", "mentor_id": "m", "mentee_id": "e", "status": "active", "feedback": {},
+             "actions": {}}
+    MentorshipRelationship.upcast_v1_v2(state)
+    assert state == {"program_id": "p", "mentor_id": "m", "mentee_id": "e", "status": "active", "awaiting": {},
+                     "received": "", "open_actions": {}, "completed": "",
+                     "counts": {"feedback": 0, "actions": 0, "check_ins": 0}}
+
+
+def test_copying_a_structure_that_holds_a_relationship_leaves_its_other_values_alone():
+    rel = started()
+    rel.collect_events()
+    copied = copy.deepcopy({"relationship": rel, "nothing": None})
+    assert copied["nothing"] is None
+    assert copied["relationship"] is not rel and copied["relationship"].__dict__ == rel.__dict__
