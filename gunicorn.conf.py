@@ -9,8 +9,9 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-"
-# The default access log format includes no request headers, so no bearer token is ever logged.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# No request headers and no query string in the access log: no bearer token, even one sent in a URL
+# (?access_token=...), and no ids from filters are ever logged.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # Generous enough that the application answers oversized headers itself (431, problem+json,
 # MAX_HEADER_BYTES); beyond these, gunicorn refuses the request before it reaches the application.
 limit_request_line = 8190

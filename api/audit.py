@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from api.reads import fresh, page, queries
 from api.schemas.common import FreshnessQuerySchema, page_of
 from api.schemas.views import AuditEntrySchema, AuditQuerySchema, HeadSchema, VerifyQuerySchema, VerifySchema
 from projections.audit import COLUMNS, AuditFilter
-from projections.canonical import stamp
+from projections.canonical import fixed_stamp
 
 blp = Blueprint("audit", __name__, url_prefix="/v1",
                 description="A tamper-evident record of every event: who did what, when, chained by SHA-256.")
@@ -67,8 +68,8 @@ def _selection(query: dict[str, Any]) -> AuditFilter:
     return AuditFilter(
         relationship_id=str(query["relationship_id"]) if "relationship_id" in query else None,
         program_id=query.get("program_id"), actor=query.get("actor"), type=query.get("type"),
-        since=stamp(query["since"]) if "since" in query else None,
-        until=stamp(query["until"]) if "until" in query else None,
+        since=fixed_stamp(query["since"]) if "since" in query else None,
+        until=fixed_stamp(query["until"]) if "until" in query else None,
     )
 
 
@@ -79,7 +80,7 @@ def _ndjson(entries: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 def _csv(entries: Iterator[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(COLUMNS)
     for entry in entries:
         writer.writerow([_safe(entry[column]) for column in COLUMNS])
@@ -89,8 +90,13 @@ def _csv(entries: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+# A formula starts with one of these, at the start of a cell or after anything a spreadsheet may split a cell
+# on when it imports text (comma, semicolon, tab, pipe, line breaks), possibly after spaces (OWASP CSV injection).
+FORMULA_START = re.compile(r"(^|[,;\t|\r\n])([ ]*)(?=[=+\-@\t\r])")
+
+
 def _safe(value: Any) -> Any:
-    """Cells that a spreadsheet would run as a formula are quoted with a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    """Text cells cannot start a formula: an apostrophe goes before every formula start; numbers stay numbers."""
+    if isinstance(value, str):
+        return FORMULA_START.sub(r"\1\2'", value)
     return value

@@ -19,14 +19,19 @@ def authenticate() -> Response | None:
     """Find the principal behind the bearer token; 401 without a live one."""
     if not request.path.startswith(PROTECTED_PREFIX):
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    principal = None
-    if scheme.lower() == "bearer" and token.strip():
-        principal = token_store().authenticate(token.strip())
+    principal = bearer_principal()
     if principal is None:
         return problem(401, "A valid bearer token is required.",
                        headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})
     g.principal = principal
+    return None
+
+
+def bearer_principal() -> Principal | None:
+    """The principal of the request's bearer token, if it carries a live one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token_store().authenticate(token.strip())
     return None
 
 

@@ -61,6 +61,12 @@ def problem(status: int, detail: str, *, title: str | None = None, slug: str | N
     return response
 
 
+def invalid(field_errors: dict[str, list[str]], headers: dict[str, str] | None = None) -> Response:
+    """422: the fields named, each with what is wrong with it."""
+    return problem(422, "The request did not pass validation.", title="Validation failed",
+                   headers=headers, errors=field_errors)
+
+
 def flatten_validation_messages(messages: Any) -> dict[str, list[str]]:
     """webargs nests messages by location ({"json": {"field": [...]}}); clients want field -> messages."""
     flat: dict[str, list[str]] = {}
@@ -89,8 +95,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     headers.update(data.get("headers") or {})
     if status == 422 and "messages" in data:
-        return problem(422, "The request did not pass validation.", title="Validation failed",
-                       headers=headers, errors=flatten_validation_messages(data["messages"]))
+        return invalid(flatten_validation_messages(data["messages"]), headers=headers)
     if status >= 500:
         log.error("unexpected server error %s", status)
         return problem(status, "The service failed to answer this request.", headers=headers)

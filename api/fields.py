@@ -6,12 +6,13 @@ import base64
 import binascii
 import json
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from api.http import rfc3339
+from domain.identifiers import MAX_LENGTH, identifier_problem, normalised
 
 MAX_NUMBER = 2**62  # positions and versions are 64-bit in the store
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -39,11 +40,37 @@ def text(max_length: int, min_length: int = 0) -> list:
     return [validate.Length(min=min_length, max=max_length), no_control_characters_in_text]
 
 
-PARTICIPANT_ID = name(128)
+class Identifier(fields.String):
+    """An id chosen by a program (participant, program, actor), normalised to NFC.
+
+    Where an id is created (``new=True``) it is held to ``domain.identifiers``' rules, so that every id
+    accepted is usable on every endpoint; where one is looked for (a filter), any single-line text up to
+    the length is looked for, so ids kept by earlier releases can still be found.
+    """
+
+    def __init__(self, *, new: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", name(MAX_LENGTH))
+        super().__init__(**kwargs)
+        self.new = new
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        given = normalised(super()._deserialize(value, attr, data, **kwargs))
+        # (the length is the validators' to report, as for every other field)
+        problem_text = identifier_problem(given) if self.new and 1 <= len(given) <= MAX_LENGTH else None
+        if problem_text is not None:
+            raise ValidationError(problem_text)
+        return given
+
+
+# The times and days the service can represent and compute with (a day of margin at each end, so that a time
+# in any offset, or a day plus one, stays inside what Python's datetime holds).
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)
+OUT_OF_RANGE = "Give a time between 0001-01-02T00:00:00Z and 9999-12-30T23:59:59.999999Z."
 
 
 class UTCDateTime(fields.DateTime):
-    """RFC 3339 times; offsets are converted to UTC, times without one are refused."""
+    """RFC 3339 times; offsets are converted to UTC, times without one are refused, as are times out of range."""
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else rfc3339(value)
@@ -57,7 +84,23 @@ class UTCDateTime(fields.DateTime):
             raise ValidationError("Not a valid RFC 3339 time.") from None
         if moment.tzinfo is None:
             raise ValidationError("Give the time with a UTC offset or Z.")
-        return moment.astimezone(timezone.utc)
+        try:
+            utc = moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError(OUT_OF_RANGE) from None
+        if not EARLIEST <= utc <= LATEST:
+            raise ValidationError(OUT_OF_RANGE)
+        return utc
+
+
+class Day(fields.Date):
+    """An ISO 8601 calendar day between 0001-01-02 and 9999-12-30."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST.date() <= day <= LATEST.date():
+            raise ValidationError("Give a day between 0001-01-02 and 9999-12-30.")
+        return day
 
 
 class Cursor(fields.String):
@@ -124,4 +167,4 @@ class AfterScore(Schema):
 
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
     id = CanonicalUUID(required=True)
-    as_of = fields.Float(required=True, validate=validate.Range(min=0, max=253402300799))
+    as_of = fields.Float(required=True, validate=validate.Range(min=EARLIEST.timestamp(), max=LATEST.timestamp()))

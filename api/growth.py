@@ -9,15 +9,16 @@ from api.blueprint import Blueprint
 from api.reads import fresh, queries
 from api.schemas.common import FreshnessQuerySchema
 from api.schemas.views import GrowthSchema
+from domain.identifiers import normalised
 
 blp = Blueprint("growth", __name__, url_prefix="/v1",
                 description="Skills named in feedback, as strengths and as areas to improve, and actions done.")
 
 
-@blp.route("/participants/<string(maxlength=128):participant_id>/growth", methods=["GET"])
+@blp.route("/participants/<path:participant_id>/growth", methods=["GET"])
 @blp.arguments(FreshnessQuerySchema, location="query")
 @blp.response(200, GrowthSchema)
 def participant_growth(query: dict[str, Any], participant_id: str) -> Any:
     """Skills growth of a participant (the participant, coordinators, auditors)."""
     fresh(query, "skills_growth")
-    return queries().growth(current_principal(), participant_id)
+    return queries().growth(current_principal(), normalised(participant_id))

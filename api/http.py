@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, datetime, timezone
 from typing import Any
@@ -10,7 +11,8 @@ from uuid import UUID
 from flask import Flask, Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
-from api.errors import problem
+from api.errors import invalid, problem
+from projections.canonical import fixed_stamp
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
 SECURITY_HEADERS = {
@@ -24,7 +26,7 @@ SECURITY_HEADERS = {
 
 def rfc3339(moment: datetime) -> str:
     """A UTC time as RFC 3339 with a Z and microseconds, e.g. 2026-01-15T09:30:00.000000Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return fixed_stamp(moment)
 
 
 class LedgerJSONProvider(DefaultJSONProvider):
@@ -65,10 +67,66 @@ def check_body() -> Response | None:
     if not request.is_json:
         return problem(415, "Send the body as application/json.")
     try:
-        json.loads(data.decode("utf-8"))
+        document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return problem(400, "The body is not valid JSON.")
+    if b"\\u" in data:  # a lone surrogate can only arrive as a \u escape
+        where = unencodable(document)
+        if where is not None:
+            return invalid({where: ["Not valid Unicode text: it holds a lone surrogate (\\ud800-\\udfff)."]})
     return None
+
+
+def unencodable(value: Any, path: str = "") -> str | None:
+    """The path (``skills.0``) of the first key or string in a JSON document that UTF-8 cannot encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "_schema"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        inner_path = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and unencodable(key) is not None:
+            return path or "_schema"
+        found = unencodable(inner, inner_path)
+        if found is not None:
+            return found
+    return None
+
+
+class WholeBodies:
+    """WSGI middleware: a body framed without a length (chunked) is read whole, up to the body limit, before the
+    application sees it; one byte more is a 413 and the application never runs. Werkzeug would cut such a body
+    at the limit and hand the first part on as if it were all."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.wsgi_app = app.wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        framed_by_server = environ.get("wsgi.input_terminated")  # chunked: the server knows where it ends
+        if framed_by_server and environ.get("REQUEST_METHOD") in BODY_METHODS and not environ.get("CONTENT_LENGTH"):
+            limit = self.app.config["MAX_CONTENT_LENGTH"]
+            stream, chunks, size = environ["wsgi.input"], [], 0
+            while size <= limit:
+                chunk = stream.read(min(65536, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > limit:
+                with self.app.request_context(environ):
+                    response = add_security_headers(
+                        problem(413, f"The body is larger than the limit of {limit} bytes.",
+                                headers={"Connection": "close"}))
+                return response(environ, start_response)
+            body = b"".join(chunks)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.wsgi_app(environ, start_response)
 
 
 def add_security_headers(response: Response) -> Response:
@@ -84,3 +142,4 @@ def install(app: Flask) -> None:
     app.before_request(check_headers)
     app.before_request(check_body)
     app.after_request(add_security_headers)
+    app.wsgi_app = WholeBodies(app)  # type: ignore[method-assign]

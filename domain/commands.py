@@ -231,7 +231,7 @@ class CommandRunner:
         accepted = None
         if context.key is not None:
             accepted = AcceptedCommand.accept(
-                principal_id=principal.id, key=context.key, fingerprint=context.fingerprint, command=spec.name,
+                principal_id=principal.id, role=principal.role, key=context.key, fingerprint=context.fingerprint, command=spec.name,
                 relationship_id=aggregate.id, relationship_version=aggregate.version, subject_id=None,
                 at=self.ledger.clock())
         recordings = self.ledger.save(aggregate, accepted)
@@ -244,7 +244,7 @@ class CommandRunner:
         if context.key is None:
             return None
         try:
-            accepted = self.ledger.repository.get(accepted_command_id(principal.id, context.key),
+            accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, context.key),
                                                   projector_func=project)
         except AggregateNotFoundError:
             return None

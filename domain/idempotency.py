@@ -1,7 +1,9 @@
 """Accepted commands, remembered by their caller's Idempotency-Key.
 
 An ``AcceptedCommand`` is written in the same transaction as the events of the
-command it stands for, under an id derived from (caller, key). A second
+command it stands for, under an id derived from (caller, role, key): one
+principal id acting in two roles (a coordinator who is also a participant)
+has two separate sets of keys. A second
 command with the same key therefore either finds the first one (and answers
 as it did) or collides with it in the store; nothing outside the event store
 can disagree with what was written.
@@ -16,9 +18,13 @@ from eventsourcing.domain import Aggregate
 KEY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:mentorship-ledger:idempotency-key")
 
 
-def accepted_command_id(principal_id: str, key: str) -> UUID:
-    """The id under which a caller's command with this key is remembered."""
-    return uuid5(KEY_NAMESPACE, f"{len(principal_id)}:{principal_id}:{key}")
+def accepted_command_id(principal_id: str, role: str, key: str) -> UUID:
+    """The id under which a caller's command, sent in this role with this key, is remembered.
+
+    (Release 0.1.0 derived it from the principal id and key alone; a retry of a command first sent
+    before the upgrade is not recognised as one.)
+    """
+    return uuid5(KEY_NAMESPACE, f"{len(role)}:{role}:{len(principal_id)}:{principal_id}:{key}")
 
 
 class AcceptedCommand(Aggregate):
@@ -47,6 +53,7 @@ class AcceptedCommand(Aggregate):
         cls,
         *,
         principal_id: str,
+        role: str,
         key: str,
         fingerprint: str,
         command: str,
@@ -58,7 +65,7 @@ class AcceptedCommand(Aggregate):
         """Remember that this caller's command under this key was accepted."""
         return cls._create(
             cls.CommandAccepted,
-            id=accepted_command_id(principal_id, key),
+            id=accepted_command_id(principal_id, role, key),
             timestamp=at,
             principal_id=principal_id,
             key=key,

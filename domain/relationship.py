@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.events import Act, Attributed, Say, short
+from domain.identifiers import same_person
 
 ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
 MENTOR, MENTEE = "mentor", "mentee"
@@ -167,7 +168,7 @@ class MentorshipRelationship(Aggregate):
     def start(cls, *, relationship_id: UUID, program_id: str, mentor_id: str, mentee_id: str,
               goals: list[str], by: Act) -> MentorshipRelationship:
         """Pair a mentor with a mentee in a program."""
-        if mentor_id == mentee_id:
+        if same_person(mentor_id, mentee_id):
             raise errors.SameParticipantError(
                 "A relationship needs two different people as mentor and mentee.", field="mentee_id")
         return cls._create(cls.RelationshipStarted, id=relationship_id, program_id=program_id,

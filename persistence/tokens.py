@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from domain.identifiers import identifier_problem, normalised
 from domain.principal import ROLES, Principal
 
 # The public mark every token starts with; not a secret.
@@ -80,8 +81,10 @@ class TokenStore:
         """Create a token for a principal in a role; the only time the token is seen."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        if not 1 <= len(principal_id) <= 128:
-            raise ValueError("principal ids are 1 to 128 characters")
+        principal_id = normalised(principal_id)
+        problem_text = identifier_problem(principal_id)
+        if problem_text is not None:
+            raise ValueError(f"not a principal id: {problem_text}")
         prefix = secrets.token_hex(PREFIX_LENGTH // 2)
         token = f"{TOKEN_MARK}_{prefix}_{secrets.token_urlsafe(32)}"
         now = datetime.now(timezone.utc).isoformat()

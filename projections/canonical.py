@@ -20,10 +20,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+def fixed_stamp(moment: datetime) -> str:
+    """A UTC time as fixed-width RFC 3339 (four-digit year, microseconds always shown): text order is time order.
+
+    This is how times are served, stored in views and compared in filters, for every year from 1 to 9999.
+    """
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
 def stamp(moment: datetime) -> str:
     """A UTC time as fixed-width RFC 3339 (microseconds always shown), so text order is time order."""
     utc = moment.astimezone(timezone.utc)
-    if utc.year < 1000:  # strftime does not pad such years; keep its spelling
+    if utc.year < 1000:  # strftime did not pad such years, and chained data keeps its first spelling
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 

@@ -8,10 +8,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fields import (
     MAX_NUMBER,
-    PARTICIPANT_ID,
     AfterPosition,
     AfterStart,
     Cursor,
+    Day,
+    Identifier,
     UTCDateTime,
     name,
     text,
@@ -29,15 +30,15 @@ ACTING_ROLES = [MENTOR, MENTEE, COORDINATOR]
 
 
 class StartRelationshipSchema(StrictSchema):
-    program_id = fields.String(required=True, validate=PARTICIPANT_ID)
-    mentor_id = fields.String(required=True, validate=PARTICIPANT_ID)
-    mentee_id = fields.String(required=True, validate=PARTICIPANT_ID)
+    program_id = Identifier(required=True, new=True)
+    mentor_id = Identifier(required=True, new=True)
+    mentee_id = Identifier(required=True, new=True)
     goals = fields.List(fields.String(validate=name(200)), load_default=list, validate=validate.Length(max=10))
 
 
 class ActionItemSchema(StrictSchema):
     description = fields.String(required=True, validate=text(500, 1))
-    due_on = fields.Date(load_default=None, allow_none=True)
+    due_on = Day(load_default=None, allow_none=True)
 
 
 class GiveFeedbackSchema(StrictSchema):
@@ -62,7 +63,7 @@ class LifecycleSchema(StrictSchema):
 
 
 class CheckInSchema(StrictSchema):
-    held_on = fields.Date(required=True, metadata={"description": "The day the meeting took place."})
+    held_on = Day(required=True, metadata={"description": "The day the meeting took place."})
     minutes = fields.Integer(required=True, strict=True,
                              validate=validate.Range(min=CHECK_IN_MINUTES[0], max=CHECK_IN_MINUTES[1]))
     note = fields.String(load_default=None, allow_none=True, validate=text(2000))
@@ -86,8 +87,8 @@ class EventsQuerySchema(StrictSchema):
 
 
 class RelationshipListQuerySchema(FreshnessQuerySchema):
-    program_id = fields.String(validate=PARTICIPANT_ID)
-    participant_id = fields.String(validate=PARTICIPANT_ID)
+    program_id = Identifier()
+    participant_id = Identifier()
     status = fields.String(validate=validate.OneOf(STATUSES))
     cursor = Cursor(AfterStart)
     limit = limit_field()

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import MAX_NUMBER, PARTICIPANT_ID, AfterPosition, AfterScore, AfterStart, Cursor, UTCDateTime, text
+from api.fields import MAX_NUMBER, AfterPosition, AfterScore, AfterStart, Cursor, Identifier, UTCDateTime, text
 from api.schemas.common import FreshnessQuerySchema, StrictSchema, limit_field
 from api.schemas.relationships import PARTICIPANT_ROLES, ReplayQuerySchema
 from domain.concern import OPEN, RESOLVED
@@ -21,7 +21,7 @@ class HealthQuerySchema(ReplayQuerySchema, FreshnessQuerySchema):
 
 
 class HealthListQuerySchema(FreshnessQuerySchema):
-    program_id = fields.String(validate=PARTICIPANT_ID)
+    program_id = Identifier()
     status = fields.String(validate=validate.OneOf(HEALTH_STATUSES))
     cursor = Cursor(AfterScore)
     limit = limit_field()
@@ -115,8 +115,8 @@ class ConcernSchema(Schema):
 
 class AuditQuerySchema(FreshnessQuerySchema):
     relationship_id = fields.UUID()
-    program_id = fields.String(validate=PARTICIPANT_ID)
-    actor = fields.String(validate=PARTICIPANT_ID)
+    program_id = Identifier()
+    actor = Identifier()
     type = fields.String(validate=validate.OneOf(EVENT_NAMES))
     since = UTCDateTime()
     until = UTCDateTime()
@@ -183,6 +183,7 @@ class ProjectionStateSchema(Schema):
 
 class ReadinessSchema(Schema):
     status = fields.String(required=True)
-    store = fields.String(required=True, metadata={"enum": ["sqlite", "postgresql"]})
-    position = fields.Integer(required=True)
-    projections = fields.Nested(ProjectionStateSchema, required=True)
+    # Only for a coordinator's or auditor's bearer token:
+    store = fields.String(metadata={"enum": ["sqlite", "postgresql"]})
+    position = fields.Integer()
+    projections = fields.Nested(ProjectionStateSchema)

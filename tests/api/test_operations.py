@@ -9,11 +9,19 @@ def test_healthz_needs_no_token(service):
     assert service.get(None, "/healthz").json == {"status": "ok"}
 
 
-def test_readyz_reports_the_store_and_its_position(service):
+def test_readyz_reports_the_store_and_its_position_to_operators_only(service):
     service.start()
-    body = service.get(None, "/readyz").json
-    assert body["status"] == "ready" and body["position"] >= 1
-    assert body["store"] == ("sqlite" if service.app.config["DATABASE_URL"].startswith("sqlite") else "postgresql")
+    for who in ("coordinator", "auditor"):
+        body = service.get(who, "/readyz").json
+        assert body["status"] == "ready" and body["position"] >= 1
+        assert body["store"] == ("sqlite" if service.app.config["DATABASE_URL"].startswith("sqlite") else "postgresql")
+        assert set(body["projections"]["views"]) >= {"audit_trail", "relationship_health"}
+    # Without a token, or with a participant's, the status alone: positions tell how busy the store is.
+    for who in (None, "mentor"):
+        response = service.get(who, "/readyz")
+        assert (response.status_code, response.json) == (200, {"status": "ready"})
+    refused = service.client.get("/readyz", headers={"Authorization": "Bearer mlt_00000000_forged"})
+    assert (refused.status_code, refused.json) == (200, {"status": "ready"})
 
 
 def test_the_openapi_document_lists_every_endpoint(service):
