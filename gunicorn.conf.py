@@ -1,10 +1,17 @@
-"""gunicorn settings for the API; each one can be overridden from the environment."""
+"""gunicorn settings for the API; each one can be overridden from the environment.
+
+The workers are gevent workers (``api.serving.ProblemGeventWorker``): each connection is a greenlet, so slow
+or idle clients cannot take the workers' threads away from everyone else (see docs/adr/008-serving.md).
+"""
 
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "api.serving.ProblemGeventWorker")
+# Connections one worker holds at once (slow ones included); beyond it, new ones wait in the listen backlog.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))  # used only with GUNICORN_WORKER_CLASS=gthread
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
@@ -13,7 +20,7 @@ accesslog = "-"
 # (?access_token=...), and no ids from filters are ever logged.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # Generous enough that the application answers oversized headers itself (431, problem+json,
-# MAX_HEADER_BYTES); beyond these, gunicorn refuses the request before it reaches the application.
+# MAX_HEADER_BYTES); beyond these, gunicorn refuses the request itself, also as problem+json (api.serving).
 limit_request_line = 8190
 limit_request_field_size = 32768
 limit_request_fields = 100

@@ -37,10 +37,12 @@ HTTP_SLUGS = {
     406: "not-acceptable",
     412: "version-mismatch",
     413: "body-too-large",
+    414: "uri-too-long",
     415: "unsupported-media-type",
     422: "validation-failed",
     431: "headers-too-large",
     500: "internal-error",
+    501: "not-implemented",
     503: "unavailable",
 }
 

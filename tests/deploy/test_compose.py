@@ -28,8 +28,20 @@ KNOWN_VARIABLES = (set(ENVIRONMENT_SETTINGS) | names_read_by("persistence/postgr
                    | names_read_by("gunicorn.conf.py", "GUNICORN"))
 
 
-def test_the_three_services_are_there():
-    assert set(SERVICES) == {"db", "api", "projector"}
+def test_the_four_services_are_there():
+    assert set(SERVICES) == {"db", "api", "projector", "proxy"}
+
+
+def test_only_the_proxy_is_published_and_it_runs_the_tested_nginx_configuration():
+    proxy = SERVICES["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    assert proxy["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    published = {name: service.get("ports") for name, service in SERVICES.items() if service.get("ports")}
+    assert published == {"proxy": ["8000:8080"]}
+    assert SERVICES["api"]["expose"] == ["8000"]
+    nginx = (ROOT / "deploy/nginx.conf").read_text()
+    assert "server api:8000;" in nginx and "listen 8080;" in nginx
 
 
 def test_the_database_is_postgres_16_on_a_named_volume_with_a_healthcheck():

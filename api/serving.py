@@ -1,0 +1,56 @@
+"""The production server's worker: gunicorn's gevent worker, with psycopg2 made cooperative and gunicorn's own
+refusals (a request line or headers over its limits, a malformed request) answered as problem+json.
+
+A gevent worker gives each connection a greenlet, not a thread: a client that sends its request slowly, or
+not at all, holds only a few kilobytes, and every other request goes on being answered (gthread's workers
+hand one of their few threads to each such connection). gunicorn.conf.py selects this worker.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gunicorn import util
+from gunicorn.workers.ggevent import GeventWorker
+
+from api.errors import HTTP_SLUGS, PROBLEM_BASE, PROBLEM_JSON
+from api.http import SECURITY_HEADERS
+from persistence.green import make_psycopg2_green
+
+DETAILS = {
+    400: "The request is malformed.",
+    414: "The request line is longer than the server accepts.",
+    431: "The request headers are larger than the server accepts.",
+    500: "The service failed to answer this request.",
+    501: "This transfer coding is not supported.",
+}
+
+
+def problem_bytes(status: int, reason: str) -> bytes:
+    """A whole HTTP/1.1 response with a problem+json body, the connection closed after it."""
+    body = json.dumps({
+        "type": PROBLEM_BASE + HTTP_SLUGS.get(status, "error"),
+        "title": reason,
+        "status": status,
+        "detail": DETAILS.get(status, reason),
+    }).encode()
+    headers = [f"HTTP/1.1 {status} {reason}", "Connection: close", f"Content-Type: {PROBLEM_JSON}",
+               f"Content-Length: {len(body)}", "Cache-Control: no-store",
+               *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items())]
+    return ("\r\n".join(headers) + "\r\n\r\n").encode("latin-1") + body
+
+
+def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's ``util.write_error``, answering problem+json instead of an HTML page (``mesg`` is not sent:
+    it echoes what the client sent)."""
+    util.write_nonblock(sock, problem_bytes(status_int, reason))
+
+
+class ProblemGeventWorker(GeventWorker):
+    """gunicorn's gevent worker, cooperative down to PostgreSQL, refusing in problem+json."""
+
+    def init_process(self) -> None:
+        make_psycopg2_green()
+        util.write_error = write_problem  # the one place gunicorn writes its own error pages
+        super().init_process()
