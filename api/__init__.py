@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     env = store_env(app.config["DATABASE_URL"], app.instance_path)
     env["SNAPSHOT_INTERVAL"] = str(app.config["SNAPSHOT_INTERVAL"])
+    env["INSTANCE_PATH"] = app.instance_path
     env.update(app.config.get("STORE_ENV") or {})
     ledger = MentorshipLedger(env=env, clock=app.config.get("CLOCK") or utc_now)
     app.extensions["ledger"] = ledger

@@ -10,12 +10,11 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 
 from domain.ledger import MentorshipLedger
-from domain.principal import Actor
+from domain.events import Act
 from domain.relationship import MentorshipRelationship
 from persistence.config import store_env
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/mentorship_ledger_test"
-COORDINATOR = Actor("ada", "coordinator")
 
 
 class Store:
@@ -60,8 +59,8 @@ def relationship(rng: random.Random, n: int, events: int, start: datetime) -> Me
     mentor, mentee = f"mentor-{n % 5000}", f"mentee-{n}"
     at = start
     rel = MentorshipRelationship.start(relationship_id=uuid.uuid4(), program_id=f"program-{n % 20}",
-                                       mentor_id=mentor, mentee_id=mentee, goals=["grow"], actor=COORDINATOR,
-                                       command_id=None, at=at)
+                                       mentor_id=mentor, mentee_id=mentee, goals=["grow"],
+                                       by=Act("ada", "coordinator", at))
     pending_feedback: list[tuple[uuid.UUID, str]] = []
     open_actions: list[tuple[uuid.UUID, str]] = []
     while rel.version < events:
@@ -70,11 +69,10 @@ def relationship(rng: random.Random, n: int, events: int, start: datetime) -> Me
         if roll < 0.2 and pending_feedback:
             feedback_id, recipient = pending_feedback.pop(0)
             rel.receive_feedback(feedback_id=feedback_id, reflection="useful", usefulness=rng.randint(1, 5),
-                                 actor=Actor(recipient, rel.role_of(recipient)), command_id=None, at=at)
+                                 by=Act(recipient, rel.role_of(recipient), at))
         elif roll < 0.3 and open_actions:
             action_id, owner = open_actions.pop(0)
-            rel.complete_action(action_id=action_id, outcome="done", actor=Actor(owner, rel.role_of(owner)),
-                                command_id=None, at=at)
+            rel.complete_action(action_id=action_id, outcome="done", by=Act(owner, rel.role_of(owner), at))
         else:
             giver = rng.choice([mentor, mentee])
             recipient = mentee if giver == mentor else mentor
@@ -84,7 +82,7 @@ def relationship(rng: random.Random, n: int, events: int, start: datetime) -> Me
             rel.give_feedback(feedback_id=feedback_id, content="Clear and specific; keep going." * 3,
                               kind=rng.choice(["strength", "improvement", "general"]),
                               skills=rng.sample(["presenting", "design", "listening", "planning"], 2),
-                              action_items=items, actor=Actor(giver, rel.role_of(giver)), command_id=None, at=at)
+                              action_items=items, by=Act(giver, rel.role_of(giver), at))
             pending_feedback.append((feedback_id, recipient))
             open_actions += [(item["action_id"], recipient) for item in items]
     return rel

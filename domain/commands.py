@@ -11,6 +11,7 @@ the fresh state when another write won.
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import threading
 import time
@@ -26,9 +27,11 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
 from domain.events import Act
-from domain.idempotency import AcceptedCommand, accepted_command_id
+from domain.idempotency import AcceptedCommand, accepted_command_id, disagreement
 from domain.principal import CommandContext, Principal
 from domain.relationship import MentorshipRelationship
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from domain.ledger import MentorshipLedger
@@ -251,6 +254,12 @@ class CommandRunner:
         if accepted.fingerprint != context.fingerprint or accepted.command != spec.name:
             raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         target_id, version = accepted.relationship_id, accepted.relationship_version
+        if accepted.key != context.key or accepted.principal_id != principal.id or disagreement(
+                self.ledger.events, target_id, version, context.key, principal.id) is not None:
+            log.error("idempotency record %s disagrees with the events: not replayed", accepted.id)
+            raise errors.RecordInconsistentError(
+                "The stored record of this request disagrees with the events; it is not replayed. "
+                "GET /v1/audit/verify names it.")
         event = next(iter(self.ledger.events.get(target_id, gt=version - 1, lte=version)))
         before = None if spec.creates else self.ledger.repository.get(target_id, version=version - 1,
                                                                        projector_func=project)

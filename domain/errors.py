@@ -82,6 +82,12 @@ class RuleBrokenError(LedgerError):
     title = "Rule of the relationship broken"
 
 
+class RecordInconsistentError(RuleBrokenError):
+    """Derived state (an idempotency record) disagrees with the events; the service will not act on it."""
+
+    title = "Record inconsistent"
+
+
 class RelationshipEndedError(RuleBrokenError):
     """Nothing new happens in a relationship once it has ended."""
 

@@ -11,6 +11,7 @@ can disagree with what was written.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -75,3 +76,15 @@ class AcceptedCommand(Aggregate):
             relationship_version=relationship_version,
             subject_id=subject_id,
         )
+
+
+def disagreement(events: Any, target_id: UUID, version: int, key: str, principal_id: str) -> str | None:
+    """Why an accepted command's pointer cannot be trusted, or None: the event at (target, version) must be
+    the one this principal's command with this key wrote. A record is derived state, outside the audit chain;
+    it is believed only when its event agrees."""
+    event = next(iter(events.get(target_id, gt=version - 1, lte=version)), None)
+    if event is None:
+        return f"points at {target_id}@{version}, which does not exist"
+    if getattr(event, "command_id", None) != key or getattr(event, "actor", None) != principal_id:
+        return f"points at {target_id}@{version}, which another command wrote"
+    return None

@@ -11,6 +11,7 @@ save, answer, with idempotency and retries). Questions about the past are in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
@@ -27,11 +28,20 @@ from domain.history import History
 from domain.principal import COORDINATOR, Principal
 from domain.relationship import MENTEE, MENTOR, MentorshipRelationship
 from domain.representation import action_item, check_in_item, feedback_item
+from persistence.signing import MAGIC, SigningMapper, TrustedSnapshotStore, signing_key
+from persistence.stores import delete_snapshots_before, delete_unsigned_snapshots
 
 Clock = Callable[[], datetime]
 PARTICIPANTS = frozenset({MENTOR, MENTEE})
 COORDINATORS = frozenset({COORDINATOR})
 EVERYONE_INSIDE = frozenset({MENTOR, MENTEE, COORDINATOR})
+
+
+def _sqlite_folder(env: Any) -> str | None:
+    """The folder of the SQLite file, where the signing key is kept when no other place is given."""
+    name = env.get("SQLITE_DBNAME") or ""
+    return os.path.dirname(os.path.abspath(name)) if name and ":memory:" not in name and "mode=memory" not in name \
+        else None
 
 
 def utc_now() -> datetime:
@@ -109,6 +119,21 @@ class MentorshipLedger(History, Application[UUID]):
         self.runner = CommandRunner(self, held)
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
+        # Snapshots of releases before signing are derived state that will never be used: discarded.
+        delete_unsigned_snapshots(self.snapshots.recorder, MAGIC)
+
+    def construct_snapshot_store(self) -> TrustedSnapshotStore:
+        """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""
+        key = signing_key(self.env, self.env.get("INSTANCE_PATH") or _sqlite_folder(self.env))
+        mapper = SigningMapper(key, transcoder=self.mapper.transcoder)
+        return TrustedSnapshotStore(mapper=mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
+        """Take a snapshot, then delete the older ones of the aggregate: storage grows with events only."""
+        super().take_snapshot(aggregate_id, version, **kwargs)
+        newest = next(iter(self.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)), None)
+        if newest is not None:
+            delete_snapshots_before(self.snapshots.recorder, aggregate_id, newest.originator_version)
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, without its cache: the runner holds relationships itself."""

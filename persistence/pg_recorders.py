@@ -61,12 +61,19 @@ class PostgresRecorder:
 class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
     """Events (or snapshots) of aggregates, keyed by (originator_id, originator_version)."""
 
-    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events",
+                 append_only: bool = True) -> None:
         super().__init__(datastore)
         self.events_table_name = events_table_name
         self.table = datastore.qualified(events_table_name)
         self.id_type = datastore.originator_id_type
+        self.append_only = append_only
         self.create_table_statements.append(self._create_events_table())
+        if not append_only:
+            # Rows are deleted here (older snapshots): the default autovacuum must reclaim them, also on a
+            # table created by an earlier release with the append-only settings.
+            self.create_table_statements.append(
+                f"ALTER TABLE {self.table} RESET (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor)")
         self.insert_statement = (
             f"INSERT INTO {self.table} (originator_id, originator_version, topic, state) "
             f"SELECT * FROM unnest(%s::{self.id_type}[], %s::bigint[], %s::text[], %s::bytea[])"
@@ -77,7 +84,7 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
             f"originator_id {self.id_type} NOT NULL, originator_version bigint NOT NULL, "
             "topic text NOT NULL, state bytea NOT NULL, "
-            "PRIMARY KEY (originator_id, originator_version))" + AUTOVACUUM
+            "PRIMARY KEY (originator_id, originator_version))" + (AUTOVACUUM if self.append_only else "")
         )
 
     @staticmethod
@@ -169,7 +176,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
             f"originator_id {self.id_type} NOT NULL, originator_version bigint NOT NULL, "
             "topic text NOT NULL, state bytea NOT NULL, notification_id bigint NOT NULL, "
-            "PRIMARY KEY (originator_id, originator_version))" + AUTOVACUUM
+            "PRIMARY KEY (originator_id, originator_version))" + (AUTOVACUUM if self.append_only else "")
         )
 
     def _create_insert_function(self) -> str:

@@ -104,7 +104,8 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         recorder = self.aggregate_recorder_class(
-            self.datastore, events_table_name=f"{self._prefix('stored')}_{purpose}"
+            self.datastore, events_table_name=f"{self._prefix('stored')}_{purpose}",
+            append_only=purpose != "snapshots",  # older snapshots are deleted
         )
         return self._created(recorder)
 

@@ -7,6 +7,7 @@ see everything.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -18,12 +19,14 @@ from domain.ledger import MentorshipLedger
 from domain.principal import Principal
 from projections.audit import AuditFilter
 from projections.audit_verify import verify_chain
+from projections.derived import LIMIT, StartedEvents, check_accepted_commands, check_index, check_snapshots
 from projections.feed import ledger_events
 from projections.health import figures as hf
 from projections.health import score as hs
 from projections.index import IndexFilter
 from projections.service import Projections
 
+log = logging.getLogger(__name__)
 OVERSEERS_ONLY = ("open_concerns",)  # health figures a participant must not see: a concern's mere existence
 
 
@@ -43,7 +46,18 @@ class LedgerQueries:
             selection = IndexFilter(selection.program_id, selection.participant_id, selection.status, principal.id)
         view = self.projections.view("relationship_index")
         with view.store.transaction(write=False) as cursor:
-            return view.page(cursor, selection, after, limit)
+            rows = view.page(cursor, selection, after, limit)
+        if principal.is_participant:  # a row decides access only if the relationship itself agrees
+            rows = [row for row in rows if self._theirs(principal, row["relationship_id"])]
+        return rows
+
+    def _theirs(self, principal: Principal, relationship_id: Any) -> bool:
+        try:
+            self.ledger.check_visible(principal, UUID(str(relationship_id)))
+        except (errors.NotFoundError, errors.NotPermittedError):
+            log.warning("index row of %s lists %s, who is not in it: not shown", relationship_id, principal.id)
+            return False
+        return True
 
     # -- health ------------------------------------------------------------------------
 
@@ -119,9 +133,27 @@ class LedgerQueries:
         self._require_overseer(principal)
         view = self.projections.view("audit_trail")
         tracked = view.max_tracking_id() or 0
-        events = (item for item in ledger_events(self.ledger) if item.position <= tracked)
+        events = StartedEvents(item for item in ledger_events(self.ledger) if item.position <= tracked)
         entries = (entry for entry in view.stream(AuditFilter()) if entry["position"] <= tracked)
-        return {**verify_chain(events, entries, anchor), "as_of_position": tracked}
+        answer = {**verify_chain(events, entries, anchor), "as_of_position": tracked}
+        if not answer["ok"]:
+            return {**answer, "derived": None}
+        return {**answer, **self._verify_derived(events.started, tracked)}
+
+    def _verify_derived(self, started: dict[str, tuple[str, str, str]], tracked: int) -> dict[str, Any]:
+        """Snapshots, idempotency records and index rows, each checked against the events (projections.derived)."""
+        index = self.projections.view("relationship_index")
+        with index.store.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT relationship_id, program_id, mentor_id, mentee_id "
+                           f"FROM {index.table('relationships')}")
+            rows = [tuple(row) for row in cursor.fetchall()]
+        snapshots, snapshot_problems = check_snapshots(self.ledger)
+        records, record_problems = check_accepted_commands(self.ledger, tracked)
+        index_rows, index_problems = check_index(self.ledger, iter(rows), started)
+        problems = snapshot_problems + record_problems + index_problems
+        return {"ok": not problems, "derived": {
+            "snapshots_checked": snapshots, "idempotency_records_checked": records,
+            "index_rows_checked": index_rows, "problems_found": len(problems), "problems": problems[:LIMIT]}}
 
     # -- permissions -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +46,10 @@ class Projections:
         self.store = ViewStore(ledger.factory)
         self.batch_size = batch_size
         self._views: dict[tuple[str, int], View] = {}
+        # One catch-up at a time in this process. Under gevent this lock is gevent's: a request that finds a
+        # catch-up under way waits by yielding, instead of meeting the other's SQLite write lock, whose busy
+        # wait would block the whole worker (threads wait their turn here too, instead of retrying).
+        self._catching_up = threading.Lock()
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
             self._ensure_live(name)
@@ -94,6 +99,10 @@ class Projections:
 
     def catch_up(self, views: list[View] | None = None, progress: Progress | None = None) -> int:
         """Process every event the views have not seen, in batches; returns how many events were read."""
+        with self._catching_up:
+            return self._catch_up(views, progress)
+
+    def _catch_up(self, views: list[View] | None, progress: Progress | None) -> int:
         views = views if views is not None else self.views()
         start = min((v.max_tracking_id() or 0) for v in views)
         read = 0

@@ -31,6 +31,7 @@ class SteppingClock:
 def open_ledger(store: Any, instance_path: str, clock: Callable[[], datetime] | None = None,
                 **env: str) -> MentorshipLedger:
     settings = store_env(store.database_url, instance_path)
+    settings["INSTANCE_PATH"] = instance_path  # where the snapshot signing key is kept
     settings.update(store.extra_env)
     settings.update(env)
     return MentorshipLedger(env=settings, clock=clock or SteppingClock())

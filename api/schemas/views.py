@@ -150,12 +150,31 @@ class VerifyQuerySchema(FreshnessQuerySchema):
             raise ValidationError("Give head_position and head_hash together.", "head_hash")
 
 
+class DerivedProblemSchema(Schema):
+    kind = fields.String(required=True, metadata={"enum": ["snapshot", "idempotency record",
+                                                           "relationship index row"]})
+    id = fields.String(required=True)
+    version = fields.Integer(required=True, allow_none=True)
+    problem = fields.String(required=True)
+
+
+class DerivedSchema(Schema):
+    snapshots_checked = fields.Integer(required=True)
+    idempotency_records_checked = fields.Integer(required=True)
+    index_rows_checked = fields.Integer(required=True)
+    problems_found = fields.Integer(required=True)
+    problems = fields.List(fields.Nested(DerivedProblemSchema), required=True,
+                           metadata={"description": "The first 100 problems found."})
+
+
 class VerifySchema(Schema):
     ok = fields.Boolean(required=True)
     entries_checked = fields.Integer(required=True)
     first_mismatch = fields.Integer(required=True, allow_none=True)
     problem = fields.String(required=True, allow_none=True)
     as_of_position = fields.Integer(required=True)
+    derived = fields.Nested(DerivedSchema, required=True, allow_none=True, metadata={
+        "description": "Derived state checked against the events (null when the chain itself failed)."})
 
 
 class HeadSchema(Schema):

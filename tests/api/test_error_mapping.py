@@ -78,10 +78,12 @@ HTTP_CONTRACT = [
     (406, "not-acceptable", "Not Acceptable"),
     (412, "version-mismatch", "Precondition Failed"),
     (413, "body-too-large", "Request Entity Too Large"),
+    (414, "uri-too-long", "Request URI Too Long"),
     (415, "unsupported-media-type", "Unsupported Media Type"),
     (422, "validation-failed", "Unprocessable Entity"),
     (431, "headers-too-large", "Request Header Fields Too Large"),
     (500, "internal-error", "Internal Server Error"),
+    (501, "not-implemented", "Not Implemented"),
     (503, "unavailable", "Service Unavailable"),
 ]
 
@@ -446,3 +448,24 @@ def test_a_bare_message_goes_under_schema():
 
 def test_a_bare_value_that_is_not_a_string_goes_under_schema_as_one():
     assert flatten_validation_messages({"json": 7}) == {"_schema": ["7"]}
+
+
+# -- the production server's own refusals (api.serving) -------------------------------------------------------
+
+
+@pytest.mark.parametrize("status, reason", [(400, "Bad Request"), (414, "URI Too Long"),
+                                            (431, "Request Header Fields Too Large"), (501, "Not Implemented")])
+def test_gunicorn_refusals_are_whole_problem_json_responses_with_the_security_headers(status, reason):
+    from api.http import SECURITY_HEADERS
+    from api.serving import problem_bytes
+
+    head, _, body = problem_bytes(status, reason).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert lines[0] == f"HTTP/1.1 {status} {reason}"
+    assert headers["Content-Type"] == "application/problem+json" and headers["Connection"] == "close"
+    assert int(headers["Content-Length"]) == len(body)
+    assert {name: headers[name] for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    problem = json.loads(body)
+    assert problem["type"] == URN + api_errors.HTTP_SLUGS[status] and problem["status"] == status
+    assert problem["title"] == reason and problem["detail"]
