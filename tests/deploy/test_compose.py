@@ -93,3 +93,11 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_holds_every_package():
     for package in packages:
         assert re.search(rf"^COPY {package} ", dockerfile, re.M), package
     assert "wsgi.py" in dockerfile and "gunicorn.conf.py" in dockerfile
+
+
+def test_the_snapshot_signing_key_outlives_the_api_container_and_stays_out_of_the_database():
+    assert SERVICES["api"]["volumes"] == ["instance:/app/instance"]
+    assert "instance" in COMPOSE["volumes"]
+    assert all("instance" not in volume for volume in SERVICES["db"]["volumes"])
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "mkdir -p /app/instance && chown ledger:ledger /app/instance" in dockerfile
