@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess  # nosec B404 - pg_dump, with fixed arguments
@@ -152,10 +153,18 @@ def make(url: str, instance: str, env: dict[str, str]) -> dict[str, Any]:
     return expected
 
 
+def signing_env(target: Path) -> dict[str, str]:
+    """The snapshot signing key of this golden store (made once, kept beside it: a test key, not a secret)."""
+    key_file = target / "signing.key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32) + "\n")
+    return {"LEDGER_SIGNING_KEY": key_file.read_text().strip()}
+
+
 def sqlite_store(target: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "ledger.sqlite3")
-        expected = make(f"sqlite:///{path}", tmp, {})
+        expected = make(f"sqlite:///{path}", tmp, signing_env(target))
         with sqlite3.connect(path) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.execute("PRAGMA journal_mode=DELETE")
@@ -175,7 +184,7 @@ def postgres_store(target: Path, database_url: str) -> dict[str, Any]:
 
     run(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
     with tempfile.TemporaryDirectory() as tmp:
-        expected = make(database_url, tmp, {"POSTGRES_SCHEMA": SCHEMA})
+        expected = make(database_url, tmp, {"POSTGRES_SCHEMA": SCHEMA, **signing_env(target)})
     dump = subprocess.run(["pg_dump", "--no-owner", "--no-privileges", "--schema", SCHEMA, database_url],  # nosec
                           check=True, capture_output=True, text=True).stdout
     (target / "ledger.pg.sql").write_text(dump)

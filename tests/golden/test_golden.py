@@ -43,7 +43,7 @@ class Reader:
     """The current service on a golden store, as an auditor and a coordinator."""
 
     def __init__(self, url: str, env: dict[str, str], release: str) -> None:
-        self.app = create_app({"TESTING": True, "DATABASE_URL": url, "STORE_ENV": env,
+        self.app = create_app({"TESTING": True, "DATABASE_URL": url, "STORE_ENV": {**env, **signing(release)},
                                "PROJECTIONS_MODE": "inline", **golden_keys(release)})
         tokens = self.app.extensions["tokens"]
         self.headers = {role: {"Authorization": f"Bearer {tokens.issue(pid, role)}"}
@@ -57,6 +57,12 @@ class Reader:
 
     def close(self) -> None:
         self.app.extensions["ledger"].close()
+
+
+def signing(release: str) -> dict[str, str]:
+    """The key the release's snapshots were signed with (releases from 0.2.0 on)."""
+    key_file = HERE / release / "signing.key"
+    return {"LEDGER_SIGNING_KEY": key_file.read_text().strip()} if key_file.exists() else {}
 
 
 def golden_keys(release: str) -> dict[str, str]:
