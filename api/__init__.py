@@ -11,8 +11,9 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from api import auth, http
-from api.cli import projections_cli, tokens_cli
+from api.cli import audit_cli, projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
+from api.limits import CommandLimiter
 from api.schemas.common import ProblemSchema
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
@@ -71,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     projections = Projections(ledger, batch_size=app.config["PROJECTIONS_BATCH_SIZE"])
     app.extensions["projections"] = projections
     app.extensions["queries"] = LedgerQueries(ledger, projections)
+    app.extensions["limiter"] = CommandLimiter(app.config["COMMANDS_PER_MINUTE"], app.config["COMMAND_BURST"])
     if not app.config["PROJECTIONS_MODE"]:
         app.config["PROJECTIONS_MODE"] = "inline" if app.config["STORE_KIND"] == "sqlite" else "worker"
 
@@ -80,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_api(app)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(projections_cli)
+    app.cli.add_command(audit_cli)
     return app
 
 

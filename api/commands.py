@@ -15,6 +15,7 @@ from flask_smorest import abort
 from marshmallow import Schema
 
 from api.auth import current_principal
+from api.limits import retry_after
 from api.reads import keep_views_current
 from domain.commands import CommandResult
 from domain.ledger import MentorshipLedger
@@ -44,7 +45,9 @@ def endpoint(blp: Any, rule: str, command: Callable[..., CommandResult], body: t
         return answer(result, location(result) if location else None)
 
     view.__name__, view.__doc__ = command.__name__, command.__doc__
-    blp.route(rule, methods=["POST"])(may(command)(blp.arguments(body)(blp.response(status, answers)(view))))
+    limited = blp.alt_response(429, response="TOO_MANY_REQUESTS",
+                               description="Too many commands from the caller to this relationship (Retry-After).")
+    blp.route(rule, methods=["POST"])(may(command)(blp.arguments(body)(limited(blp.response(status, answers)(view)))))
 
 
 def in_order(ids: dict[str, Any]) -> list[Any]:
@@ -105,7 +108,13 @@ def expected_version() -> int | None:
 
 def run(command: Callable[..., CommandResult], *ids: Any, **arguments: Any) -> CommandResult:
     """Run a use case of the ledger for the caller, with the request's Idempotency-Key and If-Match."""
-    return command(ledger(), current_principal(), *ids, context=command_context(), **arguments)
+    principal = current_principal()
+    context = command_context()
+    wait = current_app.extensions["limiter"].wait_needed((principal.id, principal.role, ids[0] if ids else None))
+    if wait:
+        abort(429, message="Too many commands to this relationship; slow down.",
+              headers={"Retry-After": retry_after(wait)})
+    return command(ledger(), principal, *ids, context=context, **arguments)
 
 
 def answer(result: CommandResult, location: str | None = None) -> tuple[dict, dict[str, str]]:

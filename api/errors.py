@@ -40,6 +40,7 @@ HTTP_SLUGS = {
     414: "uri-too-long",
     415: "unsupported-media-type",
     422: "validation-failed",
+    429: "too-many-requests",
     431: "headers-too-large",
     500: "internal-error",
     501: "not-implemented",

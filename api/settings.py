@@ -16,6 +16,10 @@ ENVIRONMENT_SETTINGS = {
     "PROJECTIONS_MODE": ("", str),
     "READ_YOUR_WRITES_TIMEOUT": (3.0, float),
     "PROJECTIONS_BATCH_SIZE": (500, int),
+    # Commands one caller may send to one relationship (api/limits.py): a burst, then so many a minute.
+    # 0 switches the limit off.
+    "COMMANDS_PER_MINUTE": (120.0, float),
+    "COMMAND_BURST": (30, int),
 }
 
 

@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
@@ -114,6 +115,17 @@ class CommandRunner:
         self.ledger = ledger
         self.held = held
         self._checked = threading.local()
+        # One command at a time per relationship in this process: writers racing on one relationship wait
+        # their turn here instead of losing the race on the store and retrying (gevent's lock under gevent).
+        self._turns: weakref.WeakValueDictionary[UUID, threading.Lock] = weakref.WeakValueDictionary()
+        self._turns_lock = threading.Lock()
+
+    def _turn(self, relationship_id: UUID) -> threading.Lock:
+        with self._turns_lock:
+            lock = self._turns.get(relationship_id)
+            if lock is None:
+                lock = self._turns[relationship_id] = threading.Lock()
+            return lock
 
     # -- access -------------------------------------------------------------------
 
@@ -167,6 +179,16 @@ class CommandRunner:
         replay = self.replay(spec, principal, context)
         if replay is not None:
             return replay
+        if not ids:
+            return self._decide_and_save(spec, principal, ids, relationship, context, decide)
+        with self._turn(ids[0]):
+            if relationship is not None:  # another command here may have changed it while this one waited
+                relationship = self.current(ids[0], fresh=False)
+            return self._decide_and_save(spec, principal, ids, relationship, context, decide)
+
+    def _decide_and_save(self, spec: Command, principal: Principal, ids: tuple[UUID, ...],
+                         relationship: MentorshipRelationship | None, context: CommandContext,
+                         decide: Callable[[Any, Act], Any]) -> CommandResult:
         for attempt in range(self.max_attempts):
             if attempt:
                 relationship = self.current(ids[0], fresh=True) if ids else None

@@ -125,6 +125,7 @@ class MentorshipLedger(History, Application[UUID]):
     def construct_snapshot_store(self) -> TrustedSnapshotStore:
         """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""
         key = signing_key(self.env, self.env.get("INSTANCE_PATH") or _sqlite_folder(self.env))
+        self.signing_key = key  # also seals the audit trail's entries to their events (projections.audit_chain)
         mapper = SigningMapper(key, transcoder=self.mapper.transcoder)
         return TrustedSnapshotStore(mapper=mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
 

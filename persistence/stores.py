@@ -75,3 +75,30 @@ def delete_unsigned_snapshots(recorder: AggregateRecorder, magic: bytes) -> None
     with recorder.datastore.transaction(commit=True) as cursor:
         cursor.execute(f"DELETE FROM {recorder.events_table_name} WHERE substr(state, 1, ?) <> ?",
                        (len(magic), magic))
+
+
+def raw_records(application: Application, topics: tuple[str, ...], after: int = 0, up_to: int | None = None,
+                batch: int = 5000) -> Iterator[tuple[int, str, bytes, Any]]:
+    """(position, topic, stored bytes, aggregate id) of the events of these topics, in store order: nothing
+    decoded (the id as stored: a UUID on PostgreSQL, its hex digits on SQLite)."""
+    recorder = application.recorder
+    postgres = store_kind(application) == "postgresql"
+    up_to = 2**62 if up_to is None else up_to
+    while True:
+        if postgres:
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT notification_id, topic, state, originator_id FROM {recorder.table} "
+                               "WHERE notification_id > %s AND notification_id <= %s AND topic = ANY(%s) "
+                               "ORDER BY notification_id LIMIT %s", (after, up_to, list(topics), batch))
+                rows = [(row[0], row[1], bytes(row[2]), row[3]) for row in cursor.fetchall()]
+        else:
+            marks = ", ".join("?" for _ in topics)
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT rowid, topic, state, originator_id FROM {recorder.events_table_name} WHERE rowid > ? "
+                               f"AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?",
+                               (after, up_to, *topics, batch))
+                rows = cursor.fetchall()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1][0]

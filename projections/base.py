@@ -29,10 +29,15 @@ VERSIONS_TABLE = "projection_versions"  # the shape of each view's live tables (
 
 @dataclass(frozen=True)
 class Item:
-    """One event to project and its position; the event is None outside the mentorship domain."""
+    """One event to project and its position; the event is None outside the mentorship domain.
+
+    ``stored`` is the event as stored (type topic, state bytes), where known: the audit trail seals it to the
+    entry (``audit_chain.seal``), so that verification can check the bytes without decoding them.
+    """
 
     event: Any
     position: int
+    stored: tuple[str, bytes] | None = None
 
 
 def create_bookkeeping(store: ViewStore) -> None:

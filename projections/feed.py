@@ -19,9 +19,23 @@ def read_batch(ledger: MentorshipLedger, after: int, limit: int) -> list[Item]:
     """Every event after a position (up to ``limit``); only the record's events are decoded (not idempotency keys)."""
     notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
     return [
-        Item(ledger.mapper.to_domain_event(n) if n.topic in _TOPICS else None, n.id)
+        Item(ledger.mapper.to_domain_event(n), n.id, (n.topic, bytes(n.state))) if n.topic in _TOPICS
+        else Item(None, n.id)
         for n in notifications
     ]
+
+
+def stored_records(ledger: MentorshipLedger, after: int = 0, up_to: int | None = None, batch: int = 5000
+                   ) -> Iterator[Notification]:
+    """The record's events as stored (not decoded), in store order, after a position and up to another."""
+    while True:
+        notifications = ledger.recorder.select_notifications(
+            start=after, limit=batch, stop=up_to, topics=LEDGER_TOPICS, inclusive_of_start=False
+        )
+        yield from notifications
+        if len(notifications) < batch:
+            return
+        after = notifications[-1].id
 
 
 def ledger_events(ledger: MentorshipLedger, after: int = 0, batch: int = 1000) -> Iterator[Item]:

@@ -8,7 +8,9 @@ see everything.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,10 +19,19 @@ from uuid import UUID
 from domain import errors
 from domain.ledger import MentorshipLedger
 from domain.principal import Principal
+from persistence.stores import raw_records
 from projections.audit import AuditFilter
-from projections.audit_verify import verify_chain
-from projections.derived import LIMIT, StartedEvents, check_accepted_commands, check_index, check_snapshots
-from projections.feed import ledger_events
+from projections.audit_chain import GENESIS
+from projections.audit_verify import Progress, verify_chain, verify_sealed
+from projections.derived import (
+    LIMIT,
+    RelationshipsStarted,
+    StartedEvents,
+    check_accepted_commands,
+    check_index,
+    check_snapshots,
+)
+from projections.feed import LEDGER_TOPICS, ledger_events
 from projections.health import figures as hf
 from projections.health import score as hs
 from projections.index import IndexFilter
@@ -128,28 +139,61 @@ class LedgerQueries:
         with view.store.transaction(write=False) as cursor:
             return view.head(cursor)
 
-    def verify_audit(self, principal: Principal, anchor: tuple[int, str] | None = None) -> dict[str, Any]:
-        """Recompute the chain from the stored events and compare it with the trail, entry by entry."""
+    def verify_audit(self, principal: Principal, anchor: tuple[int, str] | None = None, *,
+                     incremental: bool = False, progress: Progress | None = None,
+                     processes: int = 1) -> dict[str, Any]:
+        """Recompute the chain from the stored events and compare it with the trail, entry by entry; then check
+        the derived state. Sealed trails are walked fast (stored bytes hashed, not decoded), in ``processes``
+        slices at once; ``incremental`` starts from the checkpoint the last incremental run kept, and moves it
+        on when all is well."""
         self._require_overseer(principal)
         view = self.projections.view("audit_trail")
         tracked = view.max_tracking_id() or 0
-        events = StartedEvents(item for item in ledger_events(self.ledger) if item.position <= tracked)
-        entries = (entry for entry in view.stream(AuditFilter()) if entry["position"] <= tracked)
-        answer = {**verify_chain(events, entries, anchor), "as_of_position": tracked}
+        key = self.ledger.signing_key
+        start, previous = 0, GENESIS
+        with view.store.transaction(write=False) as cursor:
+            if incremental:
+                start, previous = view.checkpoint(cursor, key) or (0, GENESIS)
+            sealed = view.all_sealed(cursor, start)
+        if sealed and processes > 1 and tracked - start > 20_000:
+            answer, started = verify_in_slices(dict(self.ledger.env), start, previous, tracked, anchor, processes,
+                                               progress)
+        elif sealed:
+            answer, started = walk_sealed(self.ledger, view, start, previous, tracked, anchor, progress)
+        else:  # entries without a seal (written without the key): the slow walk, decoding every event
+            start, events = 0, StartedEvents(item for item in ledger_events(self.ledger) if item.position <= tracked)
+            entries = (entry for entry in view.stream(AuditFilter()) if entry["position"] <= tracked)
+            answer = verify_chain(events, entries, anchor)
+            started = events.started
+        last = answer.pop("last", None)
+        answer = {**answer, "as_of_position": tracked, "from_position": start}
         if not answer["ok"]:
             return {**answer, "derived": None}
-        return {**answer, **self._verify_derived(events.started, tracked)}
+        answer = {**answer, **self._verify_derived(started, tracked, start if incremental else 0)}
+        if incremental and answer["ok"] and last is not None and last[0] is not None:
+            with view.store.transaction(write=True) as cursor:
+                view.keep_checkpoint(cursor, key, *last)
+        return answer
 
-    def _verify_derived(self, started: dict[str, tuple[str, str, str]], tracked: int) -> dict[str, Any]:
-        """Snapshots, idempotency records and index rows, each checked against the events (projections.derived)."""
-        index = self.projections.view("relationship_index")
-        with index.store.transaction(write=False) as cursor:
-            cursor.execute(f"SELECT relationship_id, program_id, mentor_id, mentee_id "
-                           f"FROM {index.table('relationships')}")
-            rows = [tuple(row) for row in cursor.fetchall()]
-        snapshots, snapshot_problems = check_snapshots(self.ledger)
-        records, record_problems = check_accepted_commands(self.ledger, tracked)
-        index_rows, index_problems = check_index(self.ledger, iter(rows), started)
+    # (the sealed walk, alone or in slices: module functions below, so that other processes can run them)
+
+    def _verify_derived(self, started: dict[str, tuple[str, str, str]], tracked: int, since: int) -> dict[str, Any]:
+        """Snapshots, idempotency records and index rows, each checked against the events (projections.derived).
+
+        An incremental run (``since`` > 0) checks the idempotency records written since its checkpoint only;
+        snapshots and index rows, which may be edited at any time, are checked by full runs.
+        """
+        records, record_problems = check_accepted_commands(self.ledger, tracked, since)
+        if since:
+            snapshots, snapshot_problems, index_rows, index_problems = 0, [], 0, []
+        else:
+            index = self.projections.view("relationship_index")
+            with index.store.transaction(write=False) as cursor:
+                cursor.execute(f"SELECT relationship_id, program_id, mentor_id, mentee_id "
+                               f"FROM {index.table('relationships')}")
+                rows = [tuple(row) for row in cursor.fetchall()]
+            snapshots, snapshot_problems = check_snapshots(self.ledger)
+            index_rows, index_problems = check_index(self.ledger, iter(rows), started)
         problems = snapshot_problems + record_problems + index_problems
         return {"ok": not problems, "derived": {
             "snapshots_checked": snapshots, "idempotency_records_checked": records,
@@ -193,3 +237,69 @@ def _for(principal: Principal, health: dict[str, Any]) -> dict[str, Any]:
 
 def _printable(participant_id: str) -> bool:
     return 1 <= len(participant_id) <= 128 and all(ch >= " " and ch != "\x7f" for ch in participant_id)
+
+
+# -- the sealed walk, alone or in slices run by other processes -----------------------------------------------
+
+
+def walk_sealed(ledger: MentorshipLedger, view: Any, after: int, previous: str, up_to: int,
+                anchor: tuple[int, str] | None, progress: Progress | None = None
+                ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str]]]:
+    """Verify the sealed entries in (after, up_to], chained from ``previous``; and the relationships started."""
+    started = RelationshipsStarted(ledger)
+    answer = verify_sealed(raw_records(ledger, LEDGER_TOPICS, after=after, up_to=up_to),
+                           view.sealed_rows(after=after, up_to=up_to), ledger.signing_key, anchor, previous,
+                           started.keep, started.topic, progress)
+    return answer, started.found
+
+
+def verify_slice(env: dict[str, str], after: int, up_to: int, anchor: tuple[int, str] | None
+                 ) -> tuple[str | None, dict[str, Any], dict[str, tuple[str, str, str]]]:
+    """In another process: one slice of the chain, from the prev_hash its first entry names."""
+    ledger = MentorshipLedger(env=env)
+    try:
+        view = Projections(ledger).view("audit_trail")
+        with view.store.transaction(write=False) as cursor:
+            previous = view.prev_hash_after(cursor, after)
+        if previous is None:
+            return None, {"ok": True, "entries_checked": 0, "first_mismatch": None, "problem": None,
+                          "last": None}, {}
+        answer, started = walk_sealed(ledger, view, after, previous, up_to, anchor)
+        return previous, answer, started
+    finally:
+        ledger.close()
+
+
+def verify_in_slices(env: dict[str, str], start: int, previous: str, up_to: int, anchor: tuple[int, str] | None,
+                     processes: int, progress: Progress | None = None
+                     ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str]]]:
+    """The sealed walk in ``processes`` slices at once; then each slice must begin where the one before ended."""
+    bounds = [start + (up_to - start) * n // processes for n in range(processes + 1)]
+    slices = list(zip(bounds, bounds[1:], strict=False))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures = [pool.submit(verify_slice, env, after, last,
+                               anchor if anchor is not None and after < anchor[0] <= last else None)
+                   for after, last in slices]
+        results = [future.result() for future in futures]
+    checked, started, expected, last_position = 0, {}, previous, None
+    for (after, _), (first_previous, answer, found) in zip(slices, results, strict=True):
+        if answer["entries_checked"] == 0 and answer["ok"]:
+            continue
+        if first_previous != expected:
+            return _failed_at(checked, after + 1, "the chain is broken between two entries"), started
+        if not answer["ok"]:
+            return {**answer, "entries_checked": checked + answer["entries_checked"]}, started
+        checked += answer["entries_checked"]
+        started.update(found)
+        last_position, expected = answer["last"]
+        if progress is not None:
+            progress(checked, last_position)
+    if anchor is not None and not start < anchor[0] <= up_to:
+        return _failed_at(checked, anchor[0], "the anchored head is no longer in the chain"), started
+    return {"ok": True, "entries_checked": checked, "first_mismatch": None, "problem": None,
+            "last": (last_position, expected)}, started
+
+
+def _failed_at(checked: int, position: int, problem: str) -> dict[str, Any]:
+    return {"ok": False, "entries_checked": checked, "first_mismatch": position, "problem": problem}

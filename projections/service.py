@@ -44,6 +44,7 @@ class Projections:
     def __init__(self, ledger: MentorshipLedger, batch_size: int = 500) -> None:
         self.ledger = ledger
         self.store = ViewStore(ledger.factory)
+        self.store.seal_key = ledger.signing_key
         self.batch_size = batch_size
         self._views: dict[tuple[str, int], View] = {}
         # One catch-up at a time in this process. Under gevent this lock is gevent's: a request that finds a

@@ -154,6 +154,7 @@ class ViewStore:
         self.dialect = POSTGRES if self.postgres else SQLITE
         self.datastore = factory.datastore
         self.schema = self.datastore.schema if self.postgres else ""
+        self.seal_key: bytes | None = None  # the signing key, for the audit trail's seals (set by Projections)
 
     def table(self, name: str) -> str:
         """A view table's name, quoted (and schema-qualified on PostgreSQL)."""

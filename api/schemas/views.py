@@ -173,6 +173,8 @@ class VerifySchema(Schema):
     first_mismatch = fields.Integer(required=True, allow_none=True)
     problem = fields.String(required=True, allow_none=True)
     as_of_position = fields.Integer(required=True)
+    from_position = fields.Integer(required=True, metadata={
+        "description": "Entries after this position were checked (0: the whole chain)."})
     derived = fields.Nested(DerivedSchema, required=True, allow_none=True, metadata={
         "description": "Derived state checked against the events (null when the chain itself failed)."})
 

@@ -64,6 +64,7 @@ def build_service(store, tmp_path, **config: Any) -> Service:
         "DATABASE_URL": store.database_url,
         "STORE_ENV": store.extra_env,
         "CLOCK": SteppingClock(),
+        "COMMANDS_PER_MINUTE": 0,  # no flood limit, unless a test sets one (tests/api/test_flood.py)
         **config,
     })
     service = Service(app, app.test_client())

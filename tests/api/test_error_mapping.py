@@ -81,6 +81,7 @@ HTTP_CONTRACT = [
     (414, "uri-too-long", "Request URI Too Long"),
     (415, "unsupported-media-type", "Unsupported Media Type"),
     (422, "validation-failed", "Unprocessable Entity"),
+    (429, "too-many-requests", "Too Many Requests"),
     (431, "headers-too-large", "Request Header Fields Too Large"),
     (500, "internal-error", "Internal Server Error"),
     (501, "not-implemented", "Not Implemented"),

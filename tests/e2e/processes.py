@@ -90,5 +90,5 @@ def issue_token(env: dict[str, str], role: str, principal: str) -> str:
 
 def service_env(store) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
-    env.update({"DATABASE_URL": store.database_url, **store.extra_env})
+    env.update({"DATABASE_URL": store.database_url, "COMMANDS_PER_MINUTE": "0", **store.extra_env})
     return env

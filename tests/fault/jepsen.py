@@ -82,7 +82,7 @@ class Run:
     """One chaos run against a store (``env`` names it), in ``workdir``."""
 
     def __init__(self, env: dict[str, str], workdir: Path, seed: int, clients: int = 6) -> None:
-        self.env = {**env, "PROJECTIONS_MODE": "worker", "POSTGRES_POOL_TIMEOUT": "3",
+        self.env = {**env, "PROJECTIONS_MODE": "worker", "COMMANDS_PER_MINUTE": "0", "POSTGRES_POOL_TIMEOUT": "3",
                     "POSTGRES_CONNECT_TIMEOUT": "2"}
         self.workdir = workdir
         self.rng = random.Random(seed)

@@ -43,3 +43,31 @@ def test_times_are_spelled_as_strftime_spells_them(moment):
     from projections.canonical import stamp
 
     assert stamp(moment) == moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# -- the fast chain hash of a stored row is the chain hash ----------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from projections.audit_chain import chain_hash, row_hash  # noqa: E402
+
+ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(position=st.integers(0, 2**62), version=st.integers(0, 2**31), texts=st.lists(ANY_TEXT, min_size=9, max_size=9))
+def test_the_hash_of_a_stored_row_is_the_canonical_chain_hash(position, version, texts):
+    relationship_id, program_id, kind, actor, actor_role, recorded_at, summary, data_sha256, prev = texts
+    content = {"position": position, "relationship_id": relationship_id, "program_id": program_id,
+               "version": version, "type": kind, "actor": actor, "actor_role": actor_role,
+               "recorded_at": recorded_at, "summary": summary, "data_sha256": data_sha256}
+    assert row_hash(position, relationship_id, program_id, version, kind, actor, actor_role, recorded_at, summary,
+                    data_sha256, prev) == chain_hash(content, prev)
+
+
+def test_a_row_with_odd_types_is_hashed_the_canonical_way():
+    odd = ("3", "r", "p", 1.5, "t", "a", "mentor", "2026-01-01T00:00:00.000000Z", "s", "d")
+    content = dict(zip(("position", "relationship_id", "program_id", "version", "type", "actor", "actor_role",
+                        "recorded_at", "summary", "data_sha256"), odd, strict=True))
+    assert row_hash(*odd, "0" * 64) == chain_hash(content, "0" * 64)
