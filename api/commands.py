@@ -110,7 +110,9 @@ def run(command: Callable[..., CommandResult], *ids: Any, **arguments: Any) -> C
     """Run a use case of the ledger for the caller, with the request's Idempotency-Key and If-Match."""
     principal = current_principal()
     context = command_context()
-    wait = current_app.extensions["limiter"].wait_needed((principal.id, principal.role, ids[0] if ids else None))
+    # Commands on a relationship are limited per caller and relationship; starting one (coordinators
+    # importing a cohort) is not.
+    wait = current_app.extensions["limiter"].wait_needed((principal.id, principal.role, ids[0])) if ids else 0
     if wait:
         abort(429, message="Too many commands to this relationship; slow down.",
               headers={"Retry-After": retry_after(wait)})

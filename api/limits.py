@@ -1,7 +1,8 @@
 """Commands per caller and relationship, limited: one participant flooding one relationship is slowed (429)
 before they can slow anyone else.
 
-A token bucket per (principal, role, relationship) in each API process: ``COMMAND_BURST`` commands at once,
+A token bucket per (principal, role, relationship) in each API process (starting a relationship is not
+limited: coordinators import whole cohorts): ``COMMAND_BURST`` commands at once,
 refilled at ``COMMANDS_PER_MINUTE``. Beyond it: 429 with ``Retry-After`` (seconds until the next token), and
 nothing is stored. Buckets are kept for the most recent 100,000 keys. With several processes each keeps its
 own buckets, so a caller spread over all of them gets up to that many times the rate.

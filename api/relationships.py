@@ -20,9 +20,9 @@ from api.schemas.relationships import (
     EventsQuerySchema,
     LifecycleSchema,
     RelationshipListQuerySchema,
+    RelationshipQuerySchema,
     RelationshipSchema,
     RelationshipSummarySchema,
-    ReplayQuerySchema,
     StartRelationshipSchema,
 )
 from domain.ledger import MentorshipLedger as Ledger
@@ -46,12 +46,14 @@ def list_relationships(query: dict[str, Any]) -> Any:
 
 @blp.route("/relationships/<uuid:relationship_id>", methods=["GET"])
 @visible
-@blp.arguments(ReplayQuerySchema, location="query")
+@blp.arguments(RelationshipQuerySchema, location="query")
 @blp.response(200, RelationshipSchema)
 def get_relationship(query: dict[str, Any], relationship_id: UUID) -> Any:
-    """The relationship now, or replayed at ?version=N or ?as_of=time (a replay carries no ETag)."""
+    """The relationship now, or replayed at ?version=N or ?as_of=time (a replay carries no ETag);
+    ?limit=N keeps only the N most recent feedback and check-ins (long relationships)."""
     state = ledger().get_relationship(current_principal(), relationship_id, **query)
-    return state if query else (state, {"ETag": f'"{state["version"]}"'})
+    replayed = "version" in query or "as_of" in query
+    return state if replayed else (state, {"ETag": f'"{state["version"]}"'})
 
 
 @blp.route("/relationships/<uuid:relationship_id>/events", methods=["GET"])

@@ -256,7 +256,8 @@ class CommandRunner:
         accepted = None
         if context.key is not None:
             accepted = AcceptedCommand.accept(
-                principal_id=principal.id, role=principal.role, key=context.key, fingerprint=context.fingerprint, command=spec.name,
+                principal_id=principal.id, role=principal.role, key=context.key, fingerprint=context.fingerprint,
+                command=spec.name,
                 relationship_id=aggregate.id, relationship_version=aggregate.version, subject_id=None,
                 at=self.ledger.clock())
         recordings = self.ledger.save(aggregate, accepted)

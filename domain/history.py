@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -10,7 +11,7 @@ from domain import errors
 from domain.commands import require_visible
 from domain.concern import describe_concern
 from domain.principal import Principal
-from domain.representation import describe_event, fold, listed
+from domain.representation import describe_event, fold, fold_recent, listed
 
 if TYPE_CHECKING:
     from domain.commands import CommandRunner
@@ -24,8 +25,9 @@ class History:
     events: Any
 
     def get_relationship(self, principal: Principal, relationship_id: UUID, *, version: int | None = None,
-                         as_of: datetime | None = None) -> dict[str, Any]:
-        """The relationship now, right after event ``version``, or as it stood at ``as_of``."""
+                         as_of: datetime | None = None, limit: int | None = None) -> dict[str, Any]:
+        """The relationship now, right after event ``version``, or as it stood at ``as_of``; with ``limit``,
+        only that many of the most recent feedback (with their actions) and check-ins, and the totals."""
         current = self.visible(principal, relationship_id)
         if as_of is not None:
             version = self.version_at(relationship_id, as_of)
@@ -33,14 +35,24 @@ class History:
                 raise errors.VersionNotFoundError("The relationship had not started by then.")
         if version is not None and version > current.version:
             raise errors.VersionNotFoundError("The relationship had no such version.")
-        return self.representation(relationship_id, version or current.version)
+        return self.representation(relationship_id, version or current.version, limit)
 
-    def representation(self, relationship_id: UUID, version: int) -> dict[str, Any]:
-        """The relationship as callers see it right after event ``version``."""
-        state = fold(self.events.get(relationship_id, lte=version))
+    def representation(self, relationship_id: UUID, version: int, limit: int | None = None) -> dict[str, Any]:
+        """The relationship as callers see it right after event ``version`` (``limit``: see get_relationship)."""
+        if limit is not None:
+            state = fold_recent(self._pages(relationship_id, version), limit)
+        else:
+            state = fold(self.events.get(relationship_id, lte=version))
         if state is None:
             raise errors.RelationshipNotFoundError("No such relationship.")
         return listed(state)
+
+    def _pages(self, relationship_id: UUID, version: int, page: int = 500) -> Iterator[Any]:
+        """The relationship's events up to ``version``, read a page at a time (memory stays flat)."""
+        after = 0
+        while after < version:
+            yield from self.events.get(relationship_id, gt=after, lte=min(after + page, version))
+            after += page
 
     def list_events(self, principal: Principal, relationship_id: UUID, *, after: int = 0,
                     limit: int = 50) -> tuple[list[dict[str, Any]], bool]:

@@ -81,6 +81,39 @@ FOLDS: dict[type, Callable[[Representation, Any], Representation]] = {
 }
 
 
+def fold_recent(events: Iterable[Any], limit: int) -> Representation | None:
+    """Like ``fold``, keeping only the ``limit`` most recent feedback (with their actions) and check-ins, and
+    the totals: memory follows ``limit``, not the relationship's history."""
+    state: Representation | None = None
+    totals = {"feedback": 0, "actions": 0, "check_ins": 0}
+    for event in events:
+        kind = type(event)
+        if state is None:
+            state = _started(event)
+        elif kind is R.FeedbackReceived and str(event.feedback_id) not in state["feedback"]:
+            pass  # a receipt of feedback older than the window
+        elif kind is R.ActionCompleted and str(event.action_id) not in state["actions"]:
+            pass
+        else:
+            state = FOLDS[kind](state, event)
+        if kind is R.FeedbackGiven:
+            totals["feedback"] += 1
+            totals["actions"] += len(event.action_items)
+            while len(state["feedback"]) > limit:
+                oldest = next(iter(state["feedback"]))
+                for action_id in state["feedback"].pop(oldest)["action_ids"]:
+                    state["actions"].pop(action_id, None)
+        elif kind is R.CheckInHeld:
+            totals["check_ins"] += 1
+            if len(state["check_ins"]) > limit:
+                state["check_ins"].pop(0)
+        state["version"] = event.originator_version
+        state["updated_at"] = event.timestamp
+    if state is not None:
+        state["totals"] = totals
+    return state
+
+
 def listed(state: Representation) -> Representation:
     """The representation with its feedback and actions as lists, in the order they were given."""
     return {**state, "feedback": list(state["feedback"].values()), "actions": list(state["actions"].values())}

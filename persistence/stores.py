@@ -94,8 +94,8 @@ def raw_records(application: Application, topics: tuple[str, ...], after: int = 
         else:
             marks = ", ".join("?" for _ in topics)
             with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(f"SELECT rowid, topic, state, originator_id FROM {recorder.events_table_name} WHERE rowid > ? "
-                               f"AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?",
+                cursor.execute(f"SELECT rowid, topic, state, originator_id FROM {recorder.events_table_name} "
+                               f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?",
                                (after, up_to, *topics, batch))
                 rows = cursor.fetchall()
         yield from rows

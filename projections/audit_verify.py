@@ -63,7 +63,7 @@ def verify_sealed(records: Iterator[tuple[int, str, bytes, Any]], rows: Iterator
                   progress: Progress | None = None) -> dict[str, Any]:
     """The fast walk, for a trail whose entries are all sealed: per entry, the chain hash recomputed from the
     entry's stored columns, and its seal checked against the event's stored bytes (nothing is
-    decoded). ``records`` are (position, topic, state, aggregate id); ``rows`` are the trail's columns (``SEALED_COLUMNS``).
+    decoded). ``records`` are (position, topic, state, aggregate id); ``rows``, the trail's ``SEALED_COLUMNS``.
     ``previous`` is the hash of the entry before the first one walked (a checkpoint's, or the genesis).
     """
     checked, anchor_seen = 0, anchor is None

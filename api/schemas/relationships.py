@@ -80,6 +80,12 @@ class ReplayQuerySchema(StrictSchema):
             raise ValidationError("Give version or as_of, not both.", "as_of")
 
 
+class RelationshipQuerySchema(ReplayQuerySchema):
+    limit = fields.Integer(validate=validate.Range(min=0, max=500), metadata={
+        "description": "Only this many of the most recent feedback (with their actions) and check-ins, and "
+                       "`totals`: for long relationships (older ones: `/events`)."})
+
+
 class EventsQuerySchema(StrictSchema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_NUMBER))
     cursor = Cursor(AfterPosition)
@@ -134,6 +140,12 @@ class CheckInItemSchema(Schema):
     recorded_at = UTCDateTime(required=True)
 
 
+class TotalsSchema(Schema):
+    feedback = fields.Integer(required=True)
+    actions = fields.Integer(required=True)
+    check_ins = fields.Integer(required=True)
+
+
 class RelationshipSchema(Schema):
     id = fields.UUID(required=True)
     program_id = fields.String(required=True)
@@ -147,6 +159,8 @@ class RelationshipSchema(Schema):
     feedback = fields.List(fields.Nested(FeedbackSchema), required=True)
     actions = fields.List(fields.Nested(ActionSchema), required=True)
     check_ins = fields.List(fields.Nested(CheckInItemSchema), required=True)
+    totals = fields.Nested(TotalsSchema, metadata={
+        "description": "With ?limit=: how many feedback, actions and check-ins there are in all."})
 
 
 class CreatedActionSchema(Schema):

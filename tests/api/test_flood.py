@@ -104,3 +104,11 @@ def test_writers_racing_on_one_relationship_all_succeed(store, tmp_path):
         assert service.get("coordinator", f"/v1/relationships/{rid}").json["version"] == 61
     finally:
         service.app.extensions["ledger"].close()
+
+
+def test_starting_relationships_is_not_limited(limited):
+    service, _ = limited
+    started = [service.post("coordinator", "/v1/relationships",
+                            {"program_id": "p", "mentor_id": f"mentor-{n}", "mentee_id": f"mentee-{n}"}).status_code
+               for n in range(10)]
+    assert started == [201] * 10

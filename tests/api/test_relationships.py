@@ -134,3 +134,34 @@ def test_participants_neither_pause_nor_resume_but_may_end(service):
 def test_a_reason_is_at_most_a_thousand_characters(service):
     rid = service.start()["id"]
     assert service.post("coordinator", f"/v1/relationships/{rid}/pause", {"reason": "x" * 1001}).status_code == 422
+
+
+def test_a_long_relationship_can_be_read_with_its_most_recent_items_only(service):
+    started = service.start()
+    rid, day = started["id"], started["started_at"][:10]
+    given = [service.give(rid, who="mentor" if n % 2 else "mentee", content=f"note {n}",
+                          action_items=[{"description": f"step {n}"}]) for n in range(7)]
+    service.post("mentor", f"/v1/relationships/{rid}/feedback/{given[0]['feedback_id']}/receipt", {"usefulness": 4})
+    latest = given[-1]
+    # the last was given by the mentee (n = 6): the mentor acknowledges it
+    assert service.post("mentor", f"/v1/relationships/{rid}/feedback/{latest['feedback_id']}/receipt",
+                        {"usefulness": 5}).status_code == 201
+    for n in range(4):
+        checked_in = service.post("mentor", f"/v1/relationships/{rid}/check-ins", {"held_on": day, "minutes": 30 + n})
+        assert checked_in.status_code == 201, checked_in.json
+    everything = service.get("coordinator", f"/v1/relationships/{rid}").json
+    recent = service.get("coordinator", f"/v1/relationships/{rid}?limit=3")
+    body = recent.json
+    assert recent.headers["ETag"] == f'"{everything["version"]}"'
+    assert body["totals"] == {"feedback": 7, "actions": 7, "check_ins": 4}
+    assert body["feedback"] == everything["feedback"][-3:]
+    assert body["actions"] == everything["actions"][-3:]
+    assert body["check_ins"] == everything["check_ins"][-3:]
+    assert body["feedback"][-1]["usefulness"] == 5 and "totals" not in everything
+    assert {k: v for k, v in body.items() if k not in ("feedback", "actions", "check_ins", "totals")} == {
+        k: v for k, v in everything.items() if k not in ("feedback", "actions", "check_ins")}
+    empty = service.get("coordinator", f"/v1/relationships/{rid}?limit=0").json
+    assert (empty["feedback"], empty["actions"], empty["check_ins"]) == ([], [], [])
+    replayed = service.get("coordinator", f"/v1/relationships/{rid}?limit=2&version=4")
+    assert "ETag" not in replayed.headers and replayed.json["totals"]["feedback"] == 3
+    assert service.get("coordinator", f"/v1/relationships/{rid}?limit=501").status_code == 422

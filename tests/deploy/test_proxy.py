@@ -159,3 +159,16 @@ def test_the_proxy_refuses_in_problem_json(stack):
     assert head.startswith("HTTP/1.1 400") and "application/problem+json" in head
     server.stop()
     assert_problem(requests.get(f"{proxy.url}/healthz", timeout=10), 503, "unavailable")
+
+
+def test_a_flood_from_one_address_is_answered_by_the_proxy(stack):
+    server, proxy, _ = stack
+    session = requests.Session()
+    answers = [session.get(f"{proxy.url}/healthz", timeout=10) for _ in range(400)]
+    statuses = [answer.status_code for answer in answers]
+    assert statuses[:100] == [200] * 100  # the burst
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert len(refused) > 100, statuses
+    assert_problem(refused[0], 429, "too-many-requests")
+    assert refused[0].headers["Retry-After"] == "1"
+    assert server.log.read_text().count("/healthz") == statuses.count(200)  # the refused never reached the API
