@@ -18,7 +18,7 @@ catch-up) keeps the stale set small.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from projections.health import score as hs
@@ -39,10 +39,15 @@ RANK_QUERY_INDEXES = ("health_rank_order", "health_rank_by_program", "health_ran
 Ranked = tuple[str, int, str]  # (relationship_id, score, status)
 
 
-def next_change(now: datetime, quiet_since: float, started: float, quiet: int, age: int) -> float:
-    """The first moment after ``now`` at which a score or status computed at ``now`` may differ."""
-    tomorrow = datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), time(), timezone.utc)
-    return min(quiet_since + (quiet + 1) * hs.DAY, started + (age + 1) * hs.DAY, tomorrow.timestamp())
+def next_change(quiet_since: float, started: float, quiet: int, age: int, next_due: str | None) -> float:
+    """The first moment after which a score or status computed now may differ: the next whole day without
+    contact, the next day of age, or the midnight at which the next open action falls overdue. Midnight
+    itself changes nothing for a relationship with no action due (so there is no rush of re-ranking then)."""
+    boundaries = [quiet_since + (quiet + 1) * hs.DAY, started + (age + 1) * hs.DAY]
+    if next_due is not None:
+        overdue_from = date.fromisoformat(str(next_due)[:10]) + timedelta(days=1)
+        boundaries.append(datetime.combine(overdue_from, time(), timezone.utc).timestamp())
+    return min(boundaries)
 
 
 RERANK_CHUNK = 10_000  # rows scored and written at a time, so memory stays bounded however many are stale
@@ -53,7 +58,7 @@ def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) ->
     moment, total, after = epoch(now), 0, None
     while True:
         sql, params = scored_sql(d, tables, now, stale=True, stale_limit=RERANK_CHUNK, stale_after=after)
-        cursor.execute(f"SELECT relationship_id, score, status, quiet_since, started_epoch, quiet, age "
+        cursor.execute(f"SELECT relationship_id, score, status, quiet_since, started_epoch, quiet, age, next_due "
                        f"FROM ({sql}) s", params)
         rows = cursor.fetchall()
         # Ranked rows leave the stale set (their next change is after ``now``). The first chunk is
@@ -62,8 +67,8 @@ def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) ->
         cursor.executemany(
             f"UPDATE {tables['health_rank']} SET score = ?, status = ?, next_change = ?, ranked_at = ? "
             "WHERE relationship_id = ?",
-            [(int(score), status, next_change(now, since, started, int(quiet), int(age)), moment, rid)
-             for rid, score, status, since, started, quiet, age in rows])
+            [(int(score), status, next_change(since, started, int(quiet), int(age), next_due), moment, rid)
+             for rid, score, status, since, started, quiet, age, next_due in rows])
         total += len(rows)
         if len(rows) < RERANK_CHUNK:
             return total

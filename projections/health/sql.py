@@ -81,23 +81,27 @@ def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id:
         late = (f"(SELECT COUNT(*) FROM {actions} a WHERE a.relationship_id = h.relationship_id "
                 f"AND a.{open_late.replace(' AND ', ' AND a.')})")
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    # The earliest day an open action is due, today or later: the next midnight at which ``late`` can grow.
+    next_due = (f"(SELECT MIN(n.due_on) FROM {actions} n WHERE n.relationship_id = h.relationship_id "
+                "AND n.completed = 0 AND n.due_on IS NOT NULL AND n.due_on >= ?)")
     sql = f"""
-        SELECT relationship_id, score, quiet, age, quiet_since, started_epoch,
+        SELECT relationship_id, score, quiet, age, quiet_since, started_epoch, next_due,
             CASE WHEN lifecycle IN ('ended', 'paused') THEN lifecycle
                  WHEN given < {hs.TOO_EARLY_FEEDBACK} AND age < {hs.TOO_EARLY_DAYS} THEN 'too_early'
                  WHEN quiet > {hs.DORMANT_DAYS} THEN 'dormant'
                  {bands} ELSE 'at_risk' END AS status
         FROM (
             SELECT relationship_id, lifecycle, by_mentor + by_mentee AS given, quiet, age, quiet_since,
-                   started_epoch, {floor(clamp(f"({total}) - {penalty}", "0", "100") + " + 0.5")} AS score
+                   started_epoch, next_due, {floor(clamp(f"({total}) - {penalty}", "0", "100") + " + 0.5")} AS score
             FROM (
                 SELECT h.*, {quiet_since} AS quiet_since,
                     {floor(d.greatest + "(0, ? - " + quiet_since + ") / " + str(hs.DAY))} AS quiet,
                     {floor(d.greatest + "(0, ? - h.started_epoch) / " + str(hs.DAY))} AS age,
-                    {late} AS late
+                    {late} AS late, {next_due} AS next_due
                 FROM {health} h {join}
                 {where}
             ) AS base
         ) AS scored"""
-    # Parameters in text order: the two day counts, today's date (in the select list or the join), the WHERE's.
-    return sql, [now_epoch, now_epoch, today, *params]
+    # Parameters in text order: the two day counts, today's date twice (overdue and next due, in the select list
+    # or the join: the same value either way), the WHERE's.
+    return sql, [now_epoch, now_epoch, today, today, *params]

@@ -361,3 +361,29 @@ def test_ranking_goes_a_chunk_at_a_time(ledger, projections, monkeypatch):
         assert view.rerank(cursor, now) == 7  # 3 + 3 + 1
         assert not view.has_stale_ranks(cursor, now)
     _assert_pages_agree(view, now)
+
+
+def test_midnight_makes_stale_only_relationships_with_an_action_falling_due(ledger, projections):
+    """No rush at midnight: a ranking changes then only where an open action falls overdue (no slow hour)."""
+    from datetime import date, datetime, timezone
+
+    day = date(2026, 3, 10)
+    ledger.clock.now = datetime(2026, 3, 10, 22, 0, tzinfo=timezone.utc)
+    quiet = start(ledger).relationship_id
+    feedback(ledger, quiet, action_items=[{"description": "someday", "due_on": None}])
+    later = start(ledger, mentor_id="mentor-2", mentee_id="mentee-2").relationship_id
+    feedback(ledger, later, by=Principal("mentor-2", "participant"),
+             action_items=[{"description": "next week", "due_on": date(2026, 3, 17)}])
+    due = start(ledger, mentor_id="mentor-3", mentee_id="mentee-3").relationship_id
+    feedback(ledger, due, by=Principal("mentor-3", "participant"),
+             action_items=[{"description": "tonight", "due_on": day}])
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    just_after_midnight = datetime(2026, 3, 11, 0, 0, 1, tzinfo=timezone.utc)
+    with view.store.transaction(write=False) as cursor:
+        cursor.execute(f"SELECT relationship_id FROM {view.table('health_rank')} WHERE next_change <= ?",
+                       (just_after_midnight.timestamp(),))
+        assert [row[0] for row in cursor.fetchall()] == [str(due)]
+    _assert_pages_agree(view, just_after_midnight)
+    week_later = datetime(2026, 3, 18, 0, 0, 1, tzinfo=timezone.utc)
+    _assert_pages_agree(view, week_later)
