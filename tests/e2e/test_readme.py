@@ -1,0 +1,58 @@
+"""The README's first calls, run as a newcomer would: its shell blocks, as written, against the service."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.processes import BIN, ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def first_calls() -> list[str]:
+    """The shell blocks of the section "First token, first calls"."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## First token, first calls", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)
+
+
+def test_the_first_calls_work_as_written(tmp_path):
+    assert shutil.which("curl"), "curl is needed (the README's calls use it)"
+    blocks = first_calls()
+    assert len(blocks) == 2
+    tokens, calls = blocks
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "POSTGRES_"))},
+           "DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "run", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=log, stderr=log, start_new_session=True)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        # The blocks as written (the revoke line names a placeholder: it is the README's example of the command).
+        tokens = "\n".join(line for line in tokens.splitlines() if "<token-or-prefix>" not in line)
+        script = "set -euo pipefail\n" + tokens + "\n" + calls.replace("http://127.0.0.1:5000", f"http://127.0.0.1:{port}")
+        script += '\necho "REL=$REL FEEDBACK=$FEEDBACK ACTION=$ACTION"\n'
+        result = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        assert '"ok": true' in result.stdout or '"ok":true' in result.stdout
+        ids = dict(part.split("=", 1) for part in result.stdout.strip().splitlines()[-1].split())
+        assert all(re.fullmatch(r"[0-9a-f-]{36}", value) for value in ids.values()), ids
+        assert "FeedbackReceived" in result.stdout and "ActionCompleted" in result.stdout
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(10)
+        log.close()
