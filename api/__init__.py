@@ -14,6 +14,7 @@ from api import auth, http
 from api.cli import audit_cli, projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.limits import CommandLimiter
+from api.openapi import RETRY_AFTER, ContractHeaders
 from api.schemas.common import ProblemSchema
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
@@ -45,6 +46,8 @@ class LedgerApi(Api):
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+            if status in (429, 503):
+                response["headers"] = {"Retry-After": RETRY_AFTER}
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
         response = {"description": "An error, as RFC 9457 problem details", "schema": self.ERROR_SCHEMA}
@@ -89,7 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_api(app: Flask) -> None:
     from api import audit, concerns, feedback, growth, health, operations, relationships
 
-    api = LedgerApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api = LedgerApi(app, spec_kwargs={"security": [{"bearerAuth": []}], "extra_plugins": [ContractHeaders()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(relationships.blp)
     api.register_blueprint(feedback.blp)

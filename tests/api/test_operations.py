@@ -72,3 +72,19 @@ def test_unknown_roles_and_tokens_are_refused_by_the_cli(service):
     runner = service.app.test_cli_runner()
     assert runner.invoke(args=["tokens", "issue", "--role", "admin", "--principal", "x"]).exit_code != 0
     assert runner.invoke(args=["tokens", "revoke", "nothing1"]).exit_code != 0
+
+
+def test_the_openapi_document_declares_the_contracts_headers_and_export_formats(service):
+    spec = service.get(None, "/openapi.json").json
+    for path, item in spec["paths"].items():
+        if "post" in item and path.startswith("/v1/"):
+            names = {p["name"] for p in item["post"].get("parameters", []) if p["in"] == "header"}
+            assert names == {"Idempotency-Key", "If-Match"}, path
+            created = next(r for status, r in item["post"]["responses"].items() if status.startswith("2"))
+            assert {"ETag", "X-Position", "Idempotent-Replayed"} <= set(created["headers"]), path
+    relationship = spec["paths"]["/v1/relationships/{relationship_id}"]["get"]["responses"]["200"]
+    assert "ETag" in relationship["headers"]
+    audit = spec["paths"]["/v1/audit"]["get"]["responses"]["200"]["content"]
+    assert {"application/json", "text/csv", "application/x-ndjson"} <= set(audit)
+    assert "Retry-After" in spec["components"]["responses"]["TOO_MANY_REQUESTS"]["headers"]
+    assert "Retry-After" in spec["components"]["responses"]["SERVICE_UNAVAILABLE"]["headers"]

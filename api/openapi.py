@@ -1,0 +1,58 @@
+"""What the OpenAPI document says beyond the schemas: the headers of the contract, the export formats.
+
+Clients generated from ``/openapi.json`` then have parameters for ``Idempotency-Key`` and ``If-Match`` on
+every command, read ``ETag``, ``X-Position``, ``Location``, ``Idempotent-Replayed`` and ``Retry-After``, and
+know that the audit trail also answers CSV and NDJSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import BasePlugin
+
+COMMAND_HEADERS = [
+    {"in": "header", "name": "Idempotency-Key", "required": False,
+     "description": "1-200 printable characters; a repeat with the same key, path and body answers as the first "
+                    "time and changes nothing (scoped to the token's principal and role).",
+     "schema": {"type": "string", "minLength": 1, "maxLength": 200}},
+    {"in": "header", "name": "If-Match", "required": False,
+     "description": 'The version the command expects, as an ETag ("3"); another version is 412.',
+     "schema": {"type": "string"}},
+]
+ETAG = {"description": 'The relationship\'s version, e.g. "3".', "schema": {"type": "string"}}
+ANSWER_HEADERS = {
+    "ETag": ETAG,
+    "X-Position": {"description": "The store position of the last event written (for ?min_position=).",
+                   "schema": {"type": "integer"}},
+    "Idempotent-Replayed": {"description": "true when this is the first answer to an earlier request with the same "
+                                           "Idempotency-Key.", "schema": {"type": "string", "enum": ["true"]}},
+}
+LOCATION = {"description": "Where the created resource is read.", "schema": {"type": "string"}}
+RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+EXPORTS = {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}
+
+
+class ContractHeaders(BasePlugin):
+    """An apispec plugin adding the contract's headers and export formats to the operations."""
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.get("responses", {})
+            if method == "post" and path and path.startswith("/v1/"):
+                operation.setdefault("parameters", []).extend(dict(p) for p in COMMAND_HEADERS)
+                for status, response in responses.items():
+                    if str(status).startswith("2") and isinstance(response, dict):
+                        headers = response.setdefault("headers", {})
+                        headers.update(ANSWER_HEADERS)
+                        if str(status) == "201":
+                            headers["Location"] = LOCATION
+            if method == "get" and path == "/v1/relationships/{relationship_id}":
+                response = responses.get("200") or responses.get(200)
+                if isinstance(response, dict):
+                    response.setdefault("headers", {})["ETag"] = ETAG
+            if method == "get" and path == "/v1/audit":
+                response = responses.get("200") or responses.get(200)
+                if isinstance(response, dict):
+                    response.setdefault("content", {}).update(EXPORTS)
