@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess  # nosec B404 - the CLI starts itself, with fixed arguments
+import sys
 import threading
 import time
 
@@ -52,25 +55,71 @@ def list_tokens() -> None:
 projections_cli = AppGroup("projections", help="Run, rebuild and inspect the projections (read models).")
 
 
+# What a view costs per event, measured (bench.views): processes are given views of about equal cost.
+COST = {"audit_trail": 170, "relationship_health": 125, "relationship_index": 95, "skills_growth": 75}
+
+
+def groups(names: list[str], processes: int) -> list[list[str]]:
+    """``names`` split into at most ``processes`` groups of about equal cost (the costliest placed first)."""
+    shares: list[list[str]] = [[] for _ in range(max(1, min(processes, len(names))))]
+    for name in sorted(names, key=lambda n: -COST.get(n, 100)):
+        min(shares, key=lambda group: sum(COST.get(n, 100) for n in group)).append(name)
+    return [sorted(group) for group in shares]
+
+
+def in_processes(command: list[str], views: list[list[str]]) -> None:
+    """Run ``flask --app wsgi <command> <views>`` once per group of views, wait for all; stop them on a signal."""
+    flask = [sys.executable, "-m", "flask", "--app", os.environ.get("FLASK_APP", "wsgi")]
+    children = [subprocess.Popen([*flask, *command, *group]) for group in views]  # nosec B603 - our own CLI
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, _: [child.send_signal(number) for child in children])
+    failed = [child.wait() for child in children]
+    if any(failed):
+        raise SystemExit(1)
+
+
 @projections_cli.command("run")
 @click.option("--poll-interval", default=1.0, show_default=True, help="Seconds between looks when idle.")
-def run(poll_interval: float) -> None:
-    """Keep every view up to date until stopped (SIGINT/SIGTERM); one active worker at a time."""
+@click.option("--views", "names", help="Comma-separated views to keep up to date (default: all).")
+@click.option("--processes", type=click.IntRange(1, 4), default=1, show_default=True,
+              help="Worker processes, each with its share of the views (PostgreSQL: a lock per view).")
+def run(poll_interval: float, names: str | None, processes: int) -> None:
+    """Keep the views up to date until stopped (SIGINT/SIGTERM); one active worker per view."""
+    chosen = _views(names)
+    if processes > 1:
+        shares = groups(chosen, processes)
+        in_processes(["projections", "run", "--poll-interval", str(poll_interval), "--views"],
+                     [[",".join(group)] for group in shares])
+        return
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     projections = current_app.extensions["projections"]
-    click.echo(f"projection worker started; positions {projections.positions()}", err=True)
-    projections.run(stopping.is_set, poll_interval, log=lambda line: click.echo(line, err=True))
+    click.echo(f"projection worker started for {', '.join(chosen)}; positions {projections.positions()}", err=True)
+    projections.run(stopping.is_set, poll_interval, log=lambda line: click.echo(line, err=True), names=chosen)
     click.echo("projection worker stopped", err=True)
+
+
+def _views(names: str | None) -> list[str]:
+    chosen = sorted({name.strip() for name in names.split(",") if name.strip()}) if names else sorted(VIEW_CLASSES)
+    unknown = [name for name in chosen if name not in VIEW_CLASSES]
+    if unknown:
+        raise click.BadParameter(f"no such view: {', '.join(unknown)} (views: {', '.join(sorted(VIEW_CLASSES))})")
+    return chosen
 
 
 @projections_cli.command("rebuild")
 @click.argument("names", nargs=-1, type=click.Choice(sorted(VIEW_CLASSES)))
-def rebuild(names: tuple[str, ...]) -> None:
+@click.option("--processes", type=click.IntRange(1, 4), default=1, show_default=True,
+              help="Rebuild views in this many processes at once, each its share of the views.")
+def rebuild(names: tuple[str, ...], processes: int) -> None:
     """Replay every event into fresh view tables, then switch over; queries keep working meanwhile."""
+    chosen = sorted(names or VIEW_CLASSES)
+    if processes > 1 and len(chosen) > 1:
+        in_processes(["projections", "rebuild"], groups(chosen, processes))
+        return
     projections = current_app.extensions["projections"]
-    for name in names or sorted(VIEW_CLASSES):
+    for name in chosen:
         started = time.monotonic()
         generation = projections.rebuild(name, progress=_progress)
         click.echo(f"{name}: generation {generation} live after {time.monotonic() - started:.1f}s", err=True)
@@ -112,6 +161,10 @@ def verify(incremental: bool, head_position: int | None, head_hash: str | None, 
 
     if (head_position is None) != (head_hash is None):
         raise click.UsageError("give --head-position and --head-hash together")
+    if head_hash is not None and not re.fullmatch(r"[0-9a-f]{64}", head_hash):
+        raise click.BadParameter("a head's hash is 64 lowercase hexadecimal digits", param_hint="--head-hash")
+    if head_position is not None and head_position < 1:
+        raise click.BadParameter("a head's position is 1 or more", param_hint="--head-position")
     started = time.perf_counter()
 
     def progress(checked: int, position: int) -> None:

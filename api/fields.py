@@ -79,7 +79,7 @@ class UTCDateTime(fields.DateTime):
         if not isinstance(value, str):
             raise ValidationError("Not a valid RFC 3339 time.")
         try:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows a lowercase t and z
         except ValueError:
             raise ValidationError("Not a valid RFC 3339 time.") from None
         if moment.tzinfo is None:
@@ -97,6 +97,8 @@ class Day(fields.Date):
     """An ISO 8601 calendar day between 0001-01-02 and 9999-12-30."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date:
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValidationError("Give the day as YYYY-MM-DD.")
         day = super()._deserialize(value, attr, data, **kwargs)
         if not EARLIEST.date() <= day <= LATEST.date():
             raise ValidationError("Give a day between 0001-01-02 and 9999-12-30.")

@@ -45,6 +45,18 @@ class LedgerJSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+MAX_REQUEST_LINE = 8190  # bytes of method, target and version: as gunicorn.conf.py's limit_request_line
+
+
+def check_request_line() -> Response | None:
+    """Refuse a request line over the limit (414), whatever server runs the application."""
+    target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or request.full_path
+    if len(request.method) + len(target) + len(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1")) + 2 \
+            > MAX_REQUEST_LINE:
+        return problem(414, f"The request line is longer than {MAX_REQUEST_LINE} bytes.")
+    return None
+
+
 def check_headers() -> Response | None:
     """Refuse requests whose headers together exceed the limit (431)."""
     limit = current_app.config["MAX_HEADER_BYTES"]
@@ -110,12 +122,18 @@ class WholeBodies:
         if framed_by_server and environ.get("REQUEST_METHOD") in BODY_METHODS and not environ.get("CONTENT_LENGTH"):
             limit = self.app.config["MAX_CONTENT_LENGTH"]
             stream, chunks, size = environ["wsgi.input"], [], 0
-            while size <= limit:
-                chunk = stream.read(min(65536, limit + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
+            try:
+                while size <= limit:
+                    chunk = stream.read(min(65536, limit + 1 - size))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            except (OSError, ValueError):  # a malformed chunk (servers raise either)
+                with self.app.request_context(environ):
+                    response = add_security_headers(problem(400, "The body's chunked framing is malformed.",
+                                                            headers={"Connection": "close"}))
+                return response(environ, start_response)
             if size > limit:
                 with self.app.request_context(environ):
                     response = add_security_headers(
@@ -139,6 +157,7 @@ def add_security_headers(response: Response) -> Response:
 
 def install(app: Flask) -> None:
     app.json = LedgerJSONProvider(app)
+    app.before_request(check_request_line)
     app.before_request(check_headers)
     app.before_request(check_body)
     app.after_request(add_security_headers)

@@ -2,8 +2,10 @@
 
 An id is text a program already uses (an email, an HR id, ``spring-2026``), so it is kept as given,
 compared exactly, and usable in every URL: after Unicode normalisation to NFC it is 1-128 characters,
-with no space at either end, no control, format, private-use or unassigned characters, no line or
-paragraph separators, no ``/`` or ``\\``, and it is not ``.`` or ``..`` (a path segment clients remove).
+with no space at either end, no control, format, private-use, invisible or unassigned characters, no
+line or paragraph separators, no ``/`` or ``\\``, not starting with a combining mark, with letters of one
+writing system (Chinese, Japanese and Korean count as one), and it is not ``.`` or ``..`` (a path
+segment clients remove).
 
 Ids stay case-sensitive (``Alice`` and ``alice`` are two principals, as in most HR systems), but two
 people in one relationship must differ even when case and compatibility forms are ignored
@@ -17,6 +19,13 @@ import unicodedata
 MAX_LENGTH = 128
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 REFUSED_CHARACTERS = frozenset("/\\")
+# Characters that show nothing (Unicode's default-ignorable and blank fillers): an id made with one would
+# look like another id, or like nothing.
+INVISIBLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0x2800,
+                       0x3164, 0xFFA0, *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)])
+# Letters of one writing system per id (so a Cyrillic "а" cannot pass for a Latin "a"); Japanese, Chinese
+# and Korean ids mix their scripts, which count as one.
+EAST_ASIAN = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "HALFWIDTH", "FULLWIDTH", "IDEOGRAPHIC"})
 
 
 def identifier_problem(value: str) -> str | None:
@@ -27,12 +36,24 @@ def identifier_problem(value: str) -> str | None:
         return "Remove the spaces at the start or end."
     if value in (".", ".."):
         return "'.' and '..' cannot be ids."
+    if unicodedata.category(value[0]).startswith("M"):
+        return "An id cannot start with a combining mark."
     for character in value:
         if character in REFUSED_CHARACTERS:
             return "'/' and '\\' are not allowed in ids."
-        if unicodedata.category(character) in REFUSED_CATEGORIES:
-            return f"Character U+{ord(character):04X} is not allowed in ids (control, format or unassigned)."
+        if unicodedata.category(character) in REFUSED_CATEGORIES or ord(character) in INVISIBLE:
+            return (f"Character U+{ord(character):04X} is not allowed in ids "
+                    "(control, format, invisible or unassigned).")
+    scripts = {_script(character) for character in value if character.isalpha()}
+    if len(scripts) > 1:
+        return f"An id's letters come from one writing system, not {' and '.join(sorted(scripts))}."
     return None
+
+
+def _script(letter: str) -> str:
+    """A letter's writing system, from its Unicode name (LATIN SMALL LETTER A: LATIN)."""
+    first = unicodedata.name(letter, "UNKNOWN").split()[0]
+    return "EAST ASIAN" if first in EAST_ASIAN else first
 
 
 def normalised(value: str) -> str:

@@ -70,7 +70,9 @@ class TokenStore:
         self.reader = reader or (lambda: datastore.transaction(commit=False))
 
     def create_table(self) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
+        # On PostgreSQL, DDL under the schema lock: processes starting at once would race on the table.
+        schema_change = getattr(self.datastore, "schema_change", None)
+        with (schema_change() if schema_change else self.datastore.transaction(commit=True)) as cursor:
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} ("
                 "prefix TEXT PRIMARY KEY, token_hash TEXT NOT NULL, principal_id TEXT NOT NULL, "

@@ -43,6 +43,8 @@ class Item:
 def create_bookkeeping(store: ViewStore) -> None:
     """The tables that name each view's live generation and track every view's position."""
     with store.transaction(write=True) as cursor:
+        if store.postgres:  # processes starting at once would race on CREATE TABLE IF NOT EXISTS
+            cursor.execute("SELECT pg_advisory_xact_lock(?)", (store.lock_key("projections schema"),))
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {store.table(GENERATIONS_TABLE)} "
                        "(name TEXT PRIMARY KEY, live INTEGER NOT NULL)")
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {store.table(TRACKING_TABLE)} "

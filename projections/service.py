@@ -223,12 +223,18 @@ class Projections:
 
     # -- running as a worker ------------------------------------------------------------
 
-    def run(self, stop: Callable[[], bool], poll_interval: float = 1.0, log: Callable[[str], None] = print) -> None:
-        """Keep every view up to date until ``stop()`` says so; wakes on NOTIFY on PostgreSQL."""
-        with self._exclusive(stop, poll_interval, log), self._wakeups() as wait:
+    def run(self, stop: Callable[[], bool], poll_interval: float = 1.0, log: Callable[[str], None] = print,
+            names: list[str] | None = None) -> None:
+        """Keep these views (all by default) up to date until ``stop()`` says so; wakes on NOTIFY on PostgreSQL.
+
+        On PostgreSQL each view has its own lock: workers for different views run at once (one per core),
+        and a second worker for a view stands by until the first stops.
+        """
+        names = sorted(names or VIEW_CLASSES)
+        with self._exclusive(stop, poll_interval, log, names), self._wakeups() as wait:
             while not stop():
                 try:
-                    read = self.catch_up()
+                    read = self.catch_up([self.view(name) for name in names])
                 except OperationalError as error:
                     log(f"store unavailable ({error}); retrying")
                     time.sleep(poll_interval)
@@ -239,24 +245,31 @@ class Projections:
                     wait(poll_interval)
 
     @contextlib.contextmanager
-    def _exclusive(self, stop: Callable[[], bool], poll_interval: float,
-                   log: Callable[[str], None]) -> Iterator[None]:
-        """On PostgreSQL, one active worker at a time (an advisory lock); others stand by."""
+    def _exclusive(self, stop: Callable[[], bool], poll_interval: float, log: Callable[[str], None],
+                   names: list[str]) -> Iterator[None]:
+        """On PostgreSQL, one active worker per view (an advisory lock each, all or none held); others stand by."""
         if not self.store.postgres:
             yield
             return
         pool = self.store.datastore.pool
         conn = pool.get()
         try:
-            key = self.store.lock_key("projection worker")
+            keys = [self.store.lock_key(f"projection worker {name}") for name in names]
             announced = False
             while not stop():
                 with conn.raw.cursor() as cursor:
-                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-                    if cursor.fetchone()[0]:
+                    held = []
+                    for key in keys:
+                        cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                        if not cursor.fetchone()[0]:
+                            break
+                        held.append(key)
+                    if len(held) == len(keys):
                         break
+                    for key in held:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
                 if not announced:
-                    log("another projection worker is active; standing by")
+                    log(f"another projection worker is active for {', '.join(names)}; standing by")
                     announced = True
                 time.sleep(poll_interval)
             yield

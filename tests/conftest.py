@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 
 from tests import pg
+
+# One deployment, one signing key: every ledger the tests open, in this process or in the processes they
+# start, signs snapshots and seals audit entries with it (tests/projections/test_signing.py covers the key
+# file a deployment without the variable gets).
+os.environ.setdefault("LEDGER_SIGNING_KEY", "5e" * 32)
 
 
 @dataclass

@@ -95,8 +95,9 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_holds_every_package():
     assert "wsgi.py" in dockerfile and "gunicorn.conf.py" in dockerfile
 
 
-def test_the_snapshot_signing_key_outlives_the_api_container_and_stays_out_of_the_database():
-    assert SERVICES["api"]["volumes"] == ["instance:/app/instance"]
+def test_the_signing_key_is_shared_outlives_the_containers_and_stays_out_of_the_database():
+    # The API signs snapshots and verifies; the worker seals audit entries: one key for both.
+    assert SERVICES["api"]["volumes"] == SERVICES["projector"]["volumes"] == ["instance:/app/instance"]
     assert "instance" in COMPOSE["volumes"]
     assert all("instance" not in volume for volume in SERVICES["db"]["volumes"])
     dockerfile = (ROOT / "Dockerfile").read_text()

@@ -67,3 +67,54 @@ def _wait_until(condition, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def test_workers_for_different_views_run_at_once_and_one_view_has_one_worker(postgres_store, tmp_path):
+    from tests.e2e.processes import Process, compose_command
+
+    ledger = open_ledger(postgres_store, str(tmp_path))
+    random_history(ledger, seed=5, relationships=20, commands=400)
+    head = ledger.position()
+    projections = Projections(ledger)
+    env = service_env(postgres_store)
+
+    def for_views(views: str, log: str) -> Process:
+        return Process([*compose_command("projector"), "--poll-interval", "0.2", "--views", views], env,
+                       tmp_path / log)
+
+    workers = [for_views("audit_trail,skills_growth", "a.log"), for_views("relationship_health,relationship_index",
+                                                                         "b.log")]
+    for process in workers:
+        process.start()
+    _wait_until(lambda: min(projections.positions().values()) >= head, 60)
+    second = for_views("audit_trail", "c.log")
+    second.start()
+    _wait_until(lambda: "standing by" in (tmp_path / "c.log").read_text(), 30)
+    try:
+        assert min(projections.positions().values()) == head
+        assert "another projection worker is active for audit_trail; standing by" in (tmp_path / "c.log").read_text()
+        assert "for audit_trail, skills_growth" in (tmp_path / "a.log").read_text()
+    finally:
+        for process in (*workers, second):
+            process.stop()
+        ledger.close()
+
+
+def test_views_rebuild_in_parallel_processes_to_the_same_rows(store, tmp_path):
+    import subprocess
+
+    from tests.e2e.processes import BIN, ROOT
+
+    ledger = open_ledger(store, str(tmp_path))
+    random_history(ledger, seed=9, relationships=15, commands=300)
+    projections = Projections(ledger)
+    projections.catch_up()
+    before, generations = dump(projections), {name: projections.view(name).generation for name in VIEW_CLASSES}
+    env = {**service_env(store), "LEDGER_SIGNING_KEY": ledger.signing_key.hex()}  # one deployment, one key
+    result = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "projections", "rebuild", "--processes", "2"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert {name: projections.view(name).generation for name in VIEW_CLASSES} == {
+        name: generation + 1 for name, generation in generations.items()}
+    assert dump(projections) == before
+    ledger.close()

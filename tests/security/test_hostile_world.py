@@ -109,7 +109,8 @@ def test_since_and_until_compare_as_times_for_every_year(world):
     assert service.get("auditor", "/v1/audit?since=9999-12-30T00:00:00Z").json["items"] == []
 
 
-@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "10000-01-01", "0000-12-31", "2026-02-30"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "10000-01-01", "0000-12-31", "2026-02-30", "20260101",
+                                 "2026-W01-1", 20260101])
 def test_days_outside_the_calendar_the_service_computes_with_are_422(world, day):
     service, paths = world
     path, who, body = paths["feedback"]
@@ -186,7 +187,8 @@ def test_every_text_field_of_the_csv_export_is_quoted(world):
 @pytest.mark.parametrize("bad_id, reason", [
     ("mentee-12 ", "spaces"), (" mentee-12", "spaces"), ("org/alice", "'/'"), ("org\\alice", "'/'"),
     ("..", "'.'"), ("mentee\u200b12", "U+200B"), ("mentee\u202e12", "U+202E"), ("a\u2028b", "U+2028"),
-    ("\ue000", "U+E000"),
+    ("\ue000", "U+E000"), ("mentee-12\ufe0f", "U+FE0F"), ("ment\u034fee", "U+034F"), ("\u3164", "U+3164"),
+    ("\u2800", "U+2800"), ("\u0301a", "combining mark"), ("m\u0435ntee-12", "one writing system"),
 ])
 def test_ids_that_could_not_be_used_everywhere_are_refused(world, bad_id, reason):
     service, _ = world
@@ -281,4 +283,50 @@ def test_one_principal_in_two_roles_has_two_sets_of_idempotency_keys(store, tmp_
         assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
         assert again.json == paused.json
     finally:
+        service.app.extensions["ledger"].close()
+
+
+def test_rfc_3339_times_may_use_a_lowercase_t_and_z(world):
+    service, paths = world
+    rid = paths["pause"][0].split("/")[3]
+    assert service.get("coordinator", f"/v1/relationships/{rid}?as_of=2999-01-01t00:00:00z").status_code == 200
+
+
+def test_an_idempotency_key_is_the_same_key_without_surrounding_spaces(world):
+    service, paths = world
+    path, who, body = paths["pause"]
+    first = service.post(who, path, body, Idempotency_Key="pause-1")
+    again = service.post(who, path, body, Idempotency_Key=" pause-1 ")
+    assert first.status_code == 200 and again.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_a_request_line_over_the_limit_is_414_from_the_application_too(world):
+    service, _ = world
+    refused(service, service.get("coordinator", "/v1/relationships?program_id=" + "p" * 8200), 414)
+    assert service.get("coordinator", "/v1/relationships?program_id=" + "p" * 100).status_code == 200
+
+
+def test_a_malformed_chunked_body_is_400_on_the_development_server_too(sqlite_store, tmp_path):
+    import socket
+    import threading
+
+    from werkzeug.serving import make_server
+
+    service = build_service(sqlite_store, tmp_path)
+    server = make_server("127.0.0.1", 0, service.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as sock:
+            sock.sendall(b"POST /v1/relationships HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                         + service.tokens["coordinator"].encode()
+                         + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400") and b"application/problem+json" in head, answer[:300]
+        assert service.app.extensions["ledger"].position() == 0
+    finally:
+        server.shutdown()
         service.app.extensions["ledger"].close()
