@@ -12,6 +12,7 @@ chain must verify.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -83,6 +84,8 @@ class Run:
 
     def __init__(self, env: dict[str, str], workdir: Path, seed: int, clients: int = 6) -> None:
         self.env = {**env, "PROJECTIONS_MODE": "worker", "COMMANDS_PER_MINUTE": "0", "POSTGRES_POOL_TIMEOUT": "3",
+                    # one deployment, one signing key: the processes it starts and the checks it runs here
+                    "LEDGER_SIGNING_KEY": os.environ.get("LEDGER_SIGNING_KEY", ""),
                     "POSTGRES_CONNECT_TIMEOUT": "2"}
         self.workdir = workdir
         self.rng = random.Random(seed)
