@@ -11,13 +11,13 @@ save, answer, with idempotency and retries). Questions about the past are in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
+from eventsourcing.utils import resolve_topic
 
 from domain import errors
 from domain.cache import RecentRelationships
@@ -28,8 +28,6 @@ from domain.history import History
 from domain.principal import COORDINATOR, Principal
 from domain.relationship import MENTEE, MENTOR, MentorshipRelationship
 from domain.representation import action_item, check_in_item, feedback_item
-from persistence.signing import MAGIC, SigningMapper, TrustedSnapshotStore, signing_key
-from persistence.stores import delete_snapshots_before, delete_unsigned_snapshots
 
 Clock = Callable[[], datetime]
 PARTICIPANTS = frozenset({MENTOR, MENTEE})
@@ -37,11 +35,9 @@ COORDINATORS = frozenset({COORDINATOR})
 EVERYONE_INSIDE = frozenset({MENTOR, MENTEE, COORDINATOR})
 
 
-def _sqlite_folder(env: Any) -> str | None:
-    """The folder of the SQLite file, where the signing key is kept when no other place is given."""
-    name = env.get("SQLITE_DBNAME") or ""
-    return os.path.dirname(os.path.abspath(name)) if name and ":memory:" not in name and "mode=memory" not in name \
-        else None
+# Where snapshots are kept: a topic, like the library's persistence module, so that the domain names its
+# snapshot store without importing storage code (SNAPSHOT_STORE_TOPIC overrides it).
+SNAPSHOT_STORE = "persistence.signing:signed_snapshots"
 
 
 def utc_now() -> datetime:
@@ -119,22 +115,20 @@ class MentorshipLedger(History, Application[UUID]):
         self.runner = CommandRunner(self, held)
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
-        # Snapshots of releases before signing are derived state that will never be used: discarded.
-        delete_unsigned_snapshots(self.snapshots.recorder, MAGIC)
 
-    def construct_snapshot_store(self) -> TrustedSnapshotStore:
+    def construct_snapshot_store(self) -> Any:
         """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""
-        key = signing_key(self.env, self.env.get("INSTANCE_PATH") or _sqlite_folder(self.env))
-        self.signing_key = key  # also seals the audit trail's entries to their events (projections.audit_chain)
-        mapper = SigningMapper(key, transcoder=self.mapper.transcoder)
-        return TrustedSnapshotStore(mapper=mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+        return resolve_topic(self.env.get("SNAPSHOT_STORE_TOPIC") or SNAPSHOT_STORE)(self)
+
+    @property
+    def signing_key(self) -> bytes:
+        """The key snapshots are signed with; the audit trail's entries are sealed with it too."""
+        return self.snapshots.signing_key
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
-        """Take a snapshot, then delete the older ones of the aggregate: storage grows with events only."""
+        """Take a snapshot, then forget the older ones of the aggregate: storage grows with events only."""
         super().take_snapshot(aggregate_id, version, **kwargs)
-        newest = next(iter(self.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)), None)
-        if newest is not None:
-            delete_snapshots_before(self.snapshots.recorder, aggregate_id, newest.originator_version)
+        self.snapshots.keep_only_newest(aggregate_id)
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, without its cache: the runner holds relationships itself."""

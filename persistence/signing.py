@@ -26,6 +26,8 @@ from typing import Any
 
 from eventsourcing.persistence import EventStore, Mapper, StoredEvent
 
+from persistence.stores import delete_snapshots_before, delete_unsigned_snapshots
+
 MAGIC = b"MLS1"
 TAG_BYTES = 32
 KEY_FILE = "signing.key"
@@ -70,11 +72,11 @@ class SigningMapper(Mapper[Any]):
 
     def __init__(self, key: bytes, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._key = key
+        self.key = key
 
     def tag(self, originator_id: Any, version: int, topic: str, state: bytes) -> bytes:
         head = f"{originator_id}\x00{version}\x00{topic}\x00".encode()
-        return hmac.new(self._key, head + state, hashlib.sha256).digest()
+        return hmac.new(self.key, head + state, hashlib.sha256).digest()
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
@@ -99,9 +101,19 @@ class SigningMapper(Mapper[Any]):
 
 
 class TrustedSnapshotStore(EventStore[Any]):
-    """A snapshot store that yields only snapshots whose signature verifies."""
+    """A snapshot store that yields only snapshots whose signature verifies, and keeps only the newest."""
 
     mapper: SigningMapper
+
+    @property
+    def signing_key(self) -> bytes:
+        return self.mapper.key
+
+    def keep_only_newest(self, originator_id: Any) -> None:
+        """Delete the aggregate's older snapshots: loading needs only the newest."""
+        newest = next(iter(self.recorder.select_events(originator_id, desc=True, limit=1)), None)
+        if newest is not None:
+            delete_snapshots_before(self.recorder, originator_id, newest.originator_version)
 
     def get(self, originator_id: Any, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
             limit: int | None = None) -> Iterator[Any]:
@@ -120,3 +132,24 @@ class TrustedSnapshotStore(EventStore[Any]):
                     self.mapper.check(stored)
                 except UntrustedSnapshotError as error:
                     yield originator_id, stored.originator_version, str(error)
+
+
+def signed_snapshots(application: Any) -> TrustedSnapshotStore:
+    """The ledger's snapshot store (``domain.ledger.SNAPSHOT_STORE``): signed with the deployment's key.
+
+    Snapshots of releases before signing are derived state that will never be used: they are discarded.
+    """
+    env = application.env
+    key = signing_key(env, env.get("INSTANCE_PATH") or _sqlite_folder(env))
+    store = TrustedSnapshotStore(mapper=SigningMapper(key, transcoder=application.mapper.transcoder),
+                                 recorder=application.factory.aggregate_recorder(purpose="snapshots"))
+    delete_unsigned_snapshots(store.recorder, MAGIC)
+    return store
+
+
+def _sqlite_folder(env: Any) -> str | None:
+    """The folder of the SQLite file, where the key is kept when no other place is given."""
+    name = env.get("SQLITE_DBNAME") or ""
+    if not name or ":memory:" in name or "mode=memory" in name:
+        return None
+    return os.path.dirname(os.path.abspath(name))

@@ -31,50 +31,56 @@ def token_store_for(application: Application) -> TokenStore:
     return store
 
 
+class _Table:
+    """An aggregate recorder's table as SQL sees it, whichever store: its name, its parameter mark, and its
+    ids as stored (text of the UUID on PostgreSQL, its hex digits in the library's SQLite recorder)."""
+
+    def __init__(self, recorder: AggregateRecorder) -> None:
+        self.recorder = recorder
+        self.postgres = isinstance(recorder, PostgresAggregateRecorder)
+        self.name = recorder.table if self.postgres else recorder.events_table_name
+        self.mark = "%s" if self.postgres else "?"
+        self.prefix = "substring(state from 1 for %s)" if self.postgres else "substr(state, 1, ?)"
+        self.sorted_id = "originator_id::text" if self.postgres else "originator_id"
+
+    def stored_id(self, originator_id: Any) -> str:
+        if self.postgres or not isinstance(originator_id, UUID):
+            return str(originator_id)
+        return originator_id.hex
+
+    def execute(self, sql: str, params: tuple, *, commit: bool) -> list[tuple]:
+        with self.recorder.datastore.transaction(commit=commit) as cursor:
+            cursor.execute(sql.replace("?", self.mark), params)
+            return [tuple(row) for row in cursor.fetchall()] if not commit else []
+
+
 def delete_snapshots_before(recorder: AggregateRecorder, originator_id: Any, version: int) -> None:
     """Delete an aggregate's snapshots older than ``version``: loading needs only the newest."""
-    if isinstance(recorder, PostgresAggregateRecorder):
-        with recorder.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"DELETE FROM {recorder.table} WHERE originator_id = %s AND originator_version < %s",
-                           (str(originator_id), version))
-        return
-    stored_id = originator_id.hex if isinstance(originator_id, UUID) else originator_id  # as the library stores it
-    with recorder.datastore.transaction(commit=True) as cursor:  # the library's SQLite recorder
-        cursor.execute(f"DELETE FROM {recorder.events_table_name} WHERE originator_id = ? AND originator_version < ?",
-                       (stored_id, version))
+    table = _Table(recorder)
+    table.execute(f"DELETE FROM {table.name} WHERE originator_id = ? AND originator_version < ?",
+                  (table.stored_id(originator_id), version), commit=True)
+
+
+def delete_unsigned_snapshots(recorder: AggregateRecorder, magic: bytes) -> None:
+    """Delete snapshots written without a signature (by releases before 0.2.0): derived, never to be used."""
+    table = _Table(recorder)
+    table.execute(f"DELETE FROM {table.name} WHERE {table.prefix.replace('%s', '?')} <> ?", (len(magic), magic),
+                  commit=True)
 
 
 def stored_rows(recorder: AggregateRecorder) -> Iterator[StoredEvent]:
     """Every row of an aggregate recorder's table (snapshots), in key order, a thousand at a time."""
-    postgres = isinstance(recorder, PostgresAggregateRecorder)
-    table = recorder.table if postgres else recorder.events_table_name
-    mark = "%s" if postgres else "?"
-    key = "originator_id::text" if postgres else "originator_id"
-    after: tuple[str, int] = ("", -1)
+    table, after = _Table(recorder), ("", -1)
     while True:
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                           f"WHERE ({key}, originator_version) > ({mark}, {mark}) "
-                           f"ORDER BY {key}, originator_version LIMIT 1000", after)
-            rows = [tuple(row) for row in cursor.fetchall()]
+        rows = table.execute(f"SELECT originator_id, originator_version, topic, state FROM {table.name} "
+                             f"WHERE ({table.sorted_id}, originator_version) > (?, ?) "
+                             f"ORDER BY {table.sorted_id}, originator_version LIMIT 1000", after, commit=False)
         for originator_id, version, topic, state in rows:
             yield StoredEvent(originator_id=UUID(str(originator_id)), originator_version=version, topic=topic,
                               state=bytes(state))
         if len(rows) < 1000:
             return
         after = (str(rows[-1][0]), rows[-1][1])
-
-
-def delete_unsigned_snapshots(recorder: AggregateRecorder, magic: bytes) -> None:
-    """Delete snapshots written without a signature (by releases before 0.2.0): derived, never to be used."""
-    if isinstance(recorder, PostgresAggregateRecorder):
-        with recorder.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"DELETE FROM {recorder.table} WHERE substring(state from 1 for %s) <> %s",
-                           (len(magic), magic))
-        return
-    with recorder.datastore.transaction(commit=True) as cursor:
-        cursor.execute(f"DELETE FROM {recorder.events_table_name} WHERE substr(state, 1, ?) <> ?",
-                       (len(magic), magic))
 
 
 def raw_records(application: Application, topics: tuple[str, ...], after: int = 0, up_to: int | None = None,

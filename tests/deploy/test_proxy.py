@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.processes import ROOT, Server, free_port, issue_token, service_env
+from tests.e2e.processes import ROOT, Server, free_port, issue_token, service_env, slow_client
 
 pytestmark = pytest.mark.slow
 
@@ -99,21 +99,6 @@ def test_requests_pass_through_the_proxy(stack):
     assert started.status_code == 201 and started.headers["ETag"] == '"1"'
     refused = requests.post(f"{proxy.url}/v1/relationships", json={}, timeout=10)
     assert_problem(refused, 401, "unauthenticated")  # the API's own problems pass through unchanged
-
-
-def slow_client(port: int, stop: threading.Event, opened: list, body: bool) -> None:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    opened.append(sock)
-    if body:  # whole headers, then a body one byte a second
-        sock.sendall(b"POST /v1/relationships HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{")
-    else:  # a header line a second, never ending the headers
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-    while not stop.wait(1.0):
-        try:
-            sock.sendall(b" " if body else b"X-Slow: 1\r\n")
-        except OSError:
-            return
 
 
 def test_slow_clients_never_reach_the_api(stack):

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -92,3 +93,20 @@ def service_env(store) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
     env.update({"DATABASE_URL": store.database_url, "COMMANDS_PER_MINUTE": "0", **store.extra_env})
     return env
+
+
+def slow_client(port: int, stop: threading.Event, opened: list[socket.socket], body: bool = False) -> None:
+    """A client that never finishes its request: a header line a second after the request line, or (``body``)
+    whole headers and then a body one byte a second. Its socket goes into ``opened``; it stops with ``stop``."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    opened.append(sock)
+    if body:
+        sock.sendall(b"POST /v1/relationships HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n{")
+    else:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    while not stop.wait(1.0):
+        try:
+            sock.sendall(b" " if body else b"X-Slow: 1\r\n")
+        except OSError:
+            return

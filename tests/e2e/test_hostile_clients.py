@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from tests.e2e.processes import Server, issue_token, service_env
+from tests.e2e.processes import Server, issue_token, service_env, slow_client
 
 pytestmark = pytest.mark.slow
 
@@ -20,25 +20,11 @@ IDLE_CLIENTS = 50
 PROBES = 15
 
 
-def drip(port: int, stop: threading.Event, opened: list[socket.socket]) -> None:
-    """A client that sends a request line, then one header line a second, never finishing its request."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    opened.append(sock)
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
-    n = 0
-    while not stop.wait(1.0):
-        n += 1
-        try:
-            sock.sendall(f"X-Slow-{n}: {n}\r\n".encode())
-        except OSError:
-            return
-
-
 def test_slow_and_idle_clients_do_not_keep_anyone_else_waiting(store, tmp_path):
     server = Server(service_env(store), tmp_path / "server.log")
     server.start()
     stop, opened = threading.Event(), []
-    threads = [threading.Thread(target=drip, args=(server.port, stop, opened), daemon=True)
+    threads = [threading.Thread(target=slow_client, args=(server.port, stop, opened), daemon=True)
                for _ in range(SLOW_CLIENTS)]
     try:
         for thread in threads:
