@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # Domain error families, most specific first.
 DOMAIN_STATUSES: list[tuple[type[errors.LedgerError], int, str]] = [
+    (errors.ParticipantErasedError, 410, "participant-erased"),
+    (errors.ErasedParticipantError, 409, "erased-participant"),
+    (errors.StoreNotMigratedError, 409, "store-not-migrated"),
     (errors.NotFoundError, 404, "not-found"),
     (errors.NotPermittedError, 403, "forbidden"),
     (errors.IdempotencyKeyReusedError, 422, "idempotency-key-reused"),
@@ -35,6 +38,7 @@ HTTP_SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     406: "not-acceptable",
+    410: "gone",
     412: "version-mismatch",
     413: "body-too-large",
     414: "uri-too-long",

@@ -44,3 +44,8 @@ class RecentRelationships:
 
     def __len__(self) -> int:
         return len(self._held)
+
+    def clear(self) -> None:
+        """Forget every relationship held (after an erasure: what was read may name the erased)."""
+        with self._lock:
+            self._held.clear()

@@ -28,6 +28,8 @@ class Concern(Aggregate):
         relationship_id: UUID
 
     class ConcernRaised(Attributed, Aggregate.Created):
+        TEXTS = ("content",)
+
         relationship_id: UUID
         content: str
 
@@ -40,6 +42,8 @@ class Concern(Aggregate):
             return f"{say.who(self.actor)} ({self.actor_role}) raised a concern with the coordinators"
 
     class ConcernResolved(Event):
+        TEXTS = ("note",)
+
         note: str | None
 
         def apply(self, concern: Concern) -> None:
@@ -78,12 +82,13 @@ def describe_concern(events: Iterable[Any]) -> dict[str, Any] | None:
 def _raised(_: Any, event: Concern.ConcernRaised) -> dict[str, Any]:
     return {"concern_id": str(event.originator_id), "relationship_id": event.relationship_id,
             "raised_by": event.actor, "raiser_role": event.actor_role, "raised_at": event.timestamp,
-            "content": event.content, "status": OPEN, "resolved_by": None, "resolved_at": None, "note": None}
+            "content": event.content, "status": OPEN, "resolved_by": None, "resolved_at": None, "note": None,
+            **({"redacted": True} if getattr(event, "redacted", ()) else {})}
 
 
 def _resolved(answer: dict[str, Any], event: Concern.ConcernResolved) -> dict[str, Any]:
     return {**answer, "status": RESOLVED, "resolved_by": event.actor, "resolved_at": event.timestamp,
-            "note": event.note}
+            "note": event.note, **({"redacted": True} if getattr(event, "redacted", ()) else {})}
 
 
 _DESCRIBE = {Concern.ConcernRaised: _raised, Concern.ConcernResolved: _resolved}

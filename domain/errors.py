@@ -140,3 +140,21 @@ class ConcurrentCommandsError(RuleBrokenError):
     """Other commands kept changing the relationship while this one was retried."""
 
     title = "Too many concurrent commands"
+
+
+class ErasedParticipantError(RuleBrokenError):
+    """A relationship whose participant was erased takes no new events (its texts can no longer be kept)."""
+
+    title = "A participant was erased"
+
+
+class StoreNotMigratedError(RuleBrokenError):
+    """Erasure needs the store under the privacy scheme; a store written before it must be migrated first."""
+
+    title = "Store not under the privacy scheme"
+
+
+class ParticipantErasedError(LedgerError):
+    """The participant asked about was erased: nothing about them is left to show."""
+
+    title = "Participant erased"

@@ -29,21 +29,27 @@ class Act:
 
 
 class Say(Protocol):
-    """How an event's references are put in words: participants by name, free text as written."""
+    """How an event's references are put in words: participants by name, free text as written (cut short)."""
 
     def who(self, reference: Any) -> str:
         """The name to show for a participant reference."""
 
     def text(self, value: Any) -> str | None:
-        """The free text to show, or None when it cannot be shown."""
+        """The free text to show in a summary (on one line, cut short), or None when there is none."""
 
 
 @dataclass(frozen=True)
 class Attributed:
     """Fields every ledger event carries: the actor, the role it acted in, its command key.
 
-    Each event class also says in words what happened (``summary``), for the audit trail.
+    Each event class also says in words what happened (``summary``), for the audit trail, and which of its
+    fields are personal data: ``PEOPLE`` name participants (stored as pseudonymous subjects), ``TEXTS`` are
+    free text (stored encrypted with the relationship's key); ``name.key`` means that key in each item of the
+    list ``name``. Erasure works on these declarations alone (``persistence.privacy``).
     """
+
+    PEOPLE = ("actor",)  # (not annotated: declarations of the class, not fields of the event)
+    TEXTS = ()
 
     actor: str
     actor_role: str

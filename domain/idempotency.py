@@ -32,6 +32,8 @@ class AcceptedCommand(Aggregate):
     """A command a caller sent with an Idempotency-Key, and where its answer lies."""
 
     class CommandAccepted(Aggregate.Created):
+        PEOPLE = ("principal_id",)  # stored as a subject (persistence.privacy)
+
         principal_id: str
         key: str
         fingerprint: str

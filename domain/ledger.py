@@ -38,6 +38,8 @@ EVERYONE_INSIDE = frozenset({MENTOR, MENTEE, COORDINATOR})
 # Where snapshots are kept: a topic, like the library's persistence module, so that the domain names its
 # snapshot store without importing storage code (SNAPSHOT_STORE_TOPIC overrides it).
 SNAPSHOT_STORE = "persistence.signing:signed_snapshots"
+# How events are stored: people as pseudonymous subjects, texts encrypted per relationship (MAPPER_TOPIC overrides).
+MAPPER = "persistence.privacy:private_mapper"
 
 
 def utc_now() -> datetime:
@@ -52,12 +54,16 @@ def _the_relationship(o: Outcome) -> dict[str, Any]:
 
 
 def _recorded(o: Outcome, **body: Any) -> dict[str, Any]:
-    return {**body, "relationship_id": o.event.relationship_id, "version": o.event.originator_version}
+    """An answer about the event recorded (``redacted: true`` when a replayed answer's text was erased)."""
+    answer = {**body, "relationship_id": o.event.relationship_id, "version": o.event.originator_version}
+    if getattr(o.event, "redacted", ()):
+        answer["redacted"] = True
+    return answer
 
 
 def _feedback_given(o: Outcome) -> dict[str, Any]:
     item = feedback_item(o.event)
-    actions = [{k: v for k, v in action_item(i, "").items() if k in ("action_id", "description", "due_on", "owner_id")}
+    actions = [{k: v for k, v in action_item(i, "").items() if k in ("action_id", "description", "due_on", "owner_id", "redacted")}
                for i in o.event.action_items]
     return _recorded(o, feedback_id=item["feedback_id"], giver_role=item["giver_role"],
                      recipient_role=item["recipient_role"], given_at=item["given_at"], action_items=actions)
@@ -115,6 +121,21 @@ class MentorshipLedger(History, Application[UUID]):
         self.runner = CommandRunner(self, held)
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
+        self.mapper.vault.settle(has_events=bool(self.recorder.max_notification_id()))
+
+    def construct_mapper(self) -> Any:
+        """People stored as subjects and texts encrypted, so that a participant can be erased (ADR 009)."""
+        return resolve_topic(self.env.get("MAPPER_TOPIC") or MAPPER)(self)
+
+    @property
+    def vault(self) -> Any:
+        """Subjects, keys and erasures (``persistence.privacy.Vault``)."""
+        return self.mapper.vault
+
+    def refresh(self) -> None:
+        """Start of a request: if a participant was erased since (by any process), forget what was read."""
+        if self.vault.refresh():
+            self.runner.held.clear()
 
     def construct_snapshot_store(self) -> Any:
         """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""
@@ -140,6 +161,9 @@ class MentorshipLedger(History, Application[UUID]):
     def start_relationship(self, _: None, by: Act, *, program_id: str, mentor_id: str, mentee_id: str,
                            goals: list[str]) -> MentorshipRelationship:
         """A coordinator pairs a mentor and a mentee in a program."""
+        for field, participant in (("mentor_id", mentor_id), ("mentee_id", mentee_id)):
+            if self.vault.erasure(participant) is not None:
+                raise errors.ErasedParticipantError("This participant's personal data was erased.", field=field)
         return MentorshipRelationship.start(relationship_id=uuid4(), program_id=program_id, mentor_id=mentor_id,
                                             mentee_id=mentee_id, goals=goals, by=by)
 

@@ -43,6 +43,10 @@ class MentorshipRelationship(Aggregate):
             return self.originator_id
 
     class RelationshipStarted(Attributed, Aggregate.Created):
+        PEOPLE = ("actor", "mentor_id", "mentee_id")
+        TEXTS = ("goals",)
+        STARTS_SCOPE, PARTICIPANTS = True, ("mentor_id", "mentee_id")  # the relationship's key, and who erases it
+
         program_id: str
         mentor_id: str
         mentee_id: str
@@ -62,12 +66,16 @@ class MentorshipRelationship(Aggregate):
             rel.received = ""  # closed feedback: 32 hex digits and the recipient's role mark, each
             rel.completed = ""  # closed actions, the same way
             rel.counts = {"feedback": 0, "actions": 0, "check_ins": 0}
+            rel.erased = ()  # the roles whose participant was erased
 
         def summary(self, say: Say) -> str:
             return (f"{say.who(self.actor)} paired mentor {say.who(self.mentor_id)} with mentee "
                     f"{say.who(self.mentee_id)} in program {self.program_id}")
 
     class FeedbackGiven(Event):
+        PEOPLE = ("actor", "giver_id", "recipient_id", "action_items.owner_id")
+        TEXTS = ("content", "action_items.description")
+
         feedback_id: UUID
         giver_id: str
         giver_role: str
@@ -92,6 +100,8 @@ class MentorshipRelationship(Aggregate):
                     f"{say.who(self.recipient_id)} with {items} action {'item' if items == 1 else 'items'}")
 
     class FeedbackReceived(Event):
+        TEXTS = ("reflection",)
+
         feedback_id: UUID
         reflection: str | None
         usefulness: int | None
@@ -105,6 +115,8 @@ class MentorshipRelationship(Aggregate):
             return f"{say.who(self.actor)} acknowledged feedback {str(self.feedback_id)[:8]}{rating}"
 
     class ActionCompleted(Event):
+        TEXTS = ("outcome",)
+
         action_id: UUID
         outcome: str | None
 
@@ -117,6 +129,8 @@ class MentorshipRelationship(Aggregate):
 
     class _Lifecycle(Event):
         """A change of status (see LIFECYCLE), with the reason given."""
+
+        TEXTS = ("reason",)
 
         reason: str | None
 
@@ -136,6 +150,8 @@ class MentorshipRelationship(Aggregate):
         """The relationship ended, for good."""
 
     class CheckInHeld(Event):
+        TEXTS = ("note",)
+
         check_in_id: UUID
         held_on: str
         minutes: int
@@ -146,6 +162,32 @@ class MentorshipRelationship(Aggregate):
 
         def summary(self, say: Say) -> str:
             return f"{say.who(self.actor)} recorded a {self.minutes}-minute check-in held on {self.held_on}"
+
+    class ParticipantErased(Event):
+        """A coordinator erased a participant's personal data: from here on the relationship names them by a
+        placeholder (``subject``) and takes no new events. The reason is kept in plain text: it is the record
+        of the erasure (it may not name the person)."""
+
+        PEOPLE = ("actor", "subject")
+
+        subject: str
+        role: str
+        reason: str | None
+
+        def apply(self, rel: MentorshipRelationship) -> None:
+            before = rel.mentor_id if self.role == MENTOR else rel.mentee_id
+            if self.role == MENTOR:
+                rel.mentor_id = self.subject
+            else:
+                rel.mentee_id = self.subject
+            rel.awaiting = {k: self.subject if v == before else v for k, v in rel.awaiting.items()}
+            rel.open_actions = {k: [self.subject if owner == before else owner, feedback]
+                                for k, (owner, feedback) in rel.open_actions.items()}
+            rel.erased = (*rel.erasures(), self.role)
+
+        def summary(self, say: Say) -> str:
+            reason = f": {short(self.reason)}" if self.reason else ""
+            return f"{say.who(self.actor)} erased the personal data of the {self.role} {say.who(self.subject)}{reason}"
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -194,6 +236,10 @@ class MentorshipRelationship(Aggregate):
         if participant_id == self.mentee_id:
             return MENTEE
         return None
+
+    def erasures(self) -> tuple[str, ...]:
+        """The roles whose participant was erased (none in states made before erasure existed)."""
+        return tuple(getattr(self, "erased", ()))
 
     def other_than(self, participant_id: str) -> str:
         return self.mentee_id if participant_id == self.mentor_id else self.mentor_id
@@ -268,6 +314,14 @@ class MentorshipRelationship(Aggregate):
         self.trigger_event(self.CheckInHeld, check_in_id=check_in_id, held_on=held_on.isoformat(),
                            minutes=minutes, note=note, **by.attribution())
 
+    def erase_participant(self, *, role: str, placeholder: str, reason: str | None, by: Act) -> bool:
+        """Record that the participant in ``role`` was erased (once: False when it already was)."""
+        if role in self.erasures():
+            return False
+        self.trigger_event(self.ParticipantErased, subject=placeholder, role=role, reason=reason,
+                           **by.attribution())
+        return True
+
     # -- who may close what -----------------------------------------------------
 
     def require_recipient(self, feedback_id: UUID, by: Act) -> None:
@@ -303,6 +357,9 @@ class MentorshipRelationship(Aggregate):
     def _require_not_ended(self) -> None:
         if self.status == ENDED:
             raise errors.RelationshipEndedError("The relationship has ended.")
+        if self.erasures():
+            raise errors.ErasedParticipantError(
+                "A participant of this relationship was erased: it takes no new events.")
 
     def _require_not_paused(self, what: str) -> None:
         if self.status == PAUSED:
@@ -334,4 +391,4 @@ def _fresh(value: Any) -> Any:
 
 def _because(say: Say, reason: str | None) -> str:
     text = say.text(reason)
-    return f": {short(text)}" if text else ""
+    return f": {text}" if text else ""

@@ -31,10 +31,23 @@ def fold(events: Iterable[Any]) -> Representation | None:
 
 
 def _started(event: R.RelationshipStarted) -> Representation:
-    return {"id": event.originator_id, "program_id": event.program_id, "mentor_id": event.mentor_id,
-            "mentee_id": event.mentee_id, "goals": list(event.goals), "status": "active", "version": 1,
-            "started_at": event.timestamp, "updated_at": event.timestamp,
-            "feedback": {}, "actions": {}, "check_ins": []}
+    return _marked({"id": event.originator_id, "program_id": event.program_id, "mentor_id": event.mentor_id,
+                    "mentee_id": event.mentee_id, "goals": None if event.goals is None else list(event.goals),
+                    "status": "active", "version": 1, "started_at": event.timestamp, "updated_at": event.timestamp,
+                    "feedback": {}, "actions": {}, "check_ins": []}, event, "goals")
+
+
+def redacted(event: Any, *fields: str) -> bool:
+    """Whether any of these free-text fields of the event was erased (it reads as None)."""
+    gone = getattr(event, "redacted", ())
+    return any(name in gone for name in fields)
+
+
+def _marked(item: dict[str, Any], event: Any, *fields: str) -> dict[str, Any]:
+    """``redacted: true`` on an item that held erased text (absent otherwise)."""
+    if redacted(event, *fields):
+        item["redacted"] = True
+    return item
 
 
 def _given(state: Representation, event: R.FeedbackGiven) -> Representation:
@@ -48,12 +61,14 @@ def _given(state: Representation, event: R.FeedbackGiven) -> Representation:
 def _received(state: Representation, event: R.FeedbackReceived) -> Representation:
     item = state["feedback"][str(event.feedback_id)]
     item.update(received_at=event.timestamp, reflection=event.reflection, usefulness=event.usefulness)
+    _marked(item, event, "reflection")
     return state
 
 
 def _completed(state: Representation, event: R.ActionCompleted) -> Representation:
     item = state["actions"][str(event.action_id)]
     item.update(status=COMPLETED, completed_at=event.timestamp, completed_by=event.actor, outcome=event.outcome)
+    _marked(item, event, "outcome")
     return state
 
 
@@ -78,6 +93,7 @@ FOLDS: dict[type, Callable[[Representation, Any], Representation]] = {
     R.RelationshipResumed: _lifecycle("active"),
     R.RelationshipEnded: _lifecycle("ended"),
     R.CheckInHeld: _checked_in,
+    R.ParticipantErased: lambda state, _: state,  # the placeholder already names them in every event
 }
 
 
@@ -120,22 +136,25 @@ def listed(state: Representation) -> Representation:
 
 
 def feedback_item(event: R.FeedbackGiven) -> dict[str, Any]:
-    return {"feedback_id": str(event.feedback_id), "giver_id": event.giver_id, "giver_role": event.giver_role,
+    return _marked({"feedback_id": str(event.feedback_id), "giver_id": event.giver_id, "giver_role": event.giver_role,
             "recipient_id": event.recipient_id, "recipient_role": event.recipient_role, "content": event.content,
             "kind": event.kind, "skills": list(event.skills),
             "action_ids": [str(item["action_id"]) for item in event.action_items], "given_at": event.timestamp,
-            "received_at": None, "reflection": None, "usefulness": None}
+            "received_at": None, "reflection": None, "usefulness": None}, event, "content")
 
 
 def action_item(item: dict[str, Any], feedback_id: str) -> dict[str, Any]:
-    return {"action_id": str(item["action_id"]), "feedback_id": feedback_id, "description": item["description"],
-            "due_on": item["due_on"], "owner_id": item["owner_id"], "status": OPEN, "completed_at": None,
-            "completed_by": None, "outcome": None}
+    answer = {"action_id": str(item["action_id"]), "feedback_id": feedback_id, "description": item["description"],
+              "due_on": item["due_on"], "owner_id": item["owner_id"], "status": OPEN, "completed_at": None,
+              "completed_by": None, "outcome": None}
+    if item.get("redacted"):
+        answer["redacted"] = True
+    return answer
 
 
 def check_in_item(event: R.CheckInHeld) -> dict[str, Any]:
-    return {"check_in_id": str(event.check_in_id), "held_on": event.held_on, "minutes": event.minutes,
-            "note": event.note, "recorded_by": event.actor, "recorded_at": event.timestamp}
+    return _marked({"check_in_id": str(event.check_in_id), "held_on": event.held_on, "minutes": event.minutes,
+                    "note": event.note, "recorded_by": event.actor, "recorded_at": event.timestamp}, event, "note")
 
 
 @functools.cache
@@ -145,8 +164,8 @@ def _data_fields(event_class: type) -> tuple[str, ...]:
 
 
 def describe_event(event: Any) -> dict[str, Any]:
-    """One entry of a history: version, type, time, actor and data."""
-    return {
+    """One entry of a history: version, type, time, actor and data (``redacted: true`` when text was erased)."""
+    entry = {
         "version": event.originator_version,
         "type": type(event).__name__,
         "recorded_at": event.timestamp,
@@ -155,3 +174,6 @@ def describe_event(event: Any) -> dict[str, Any]:
         "command_id": event.command_id,
         "data": {name: getattr(event, name) for name in _data_fields(type(event))},
     }
+    if getattr(event, "redacted", ()):
+        entry["redacted"] = True
+    return entry

@@ -41,16 +41,23 @@ class UntrustedSnapshotError(ValueError):
 
 def signing_key(env: Any, instance_path: str | None) -> bytes:
     """The key from the environment, else from the instance folder (made there the first time)."""
-    given = (env.get("LEDGER_SIGNING_KEY") or "").strip()
+    return instance_key(env, "LEDGER_SIGNING_KEY", KEY_FILE, instance_path)
+
+
+def instance_key(env: Any, variable: str, file_name: str, instance_path: str | None,
+                 warning: str | None = None) -> bytes:
+    """A 32-byte key from ``variable`` (64 hex digits), else from ``file_name`` in the instance folder, made
+    there (readable by its owner only) the first time, with ``warning`` logged (``%s``: the file)."""
+    given = (env.get(variable) or "").strip()
     if given:
         try:
             key = bytes.fromhex(given)
         except ValueError:
-            raise OSError("LEDGER_SIGNING_KEY must be 64 hexadecimal digits") from None
+            raise OSError(f"{variable} must be 64 hexadecimal digits") from None
         if len(key) < 32:
-            raise OSError("LEDGER_SIGNING_KEY must be 64 hexadecimal digits")
+            raise OSError(f"{variable} must be 64 hexadecimal digits")
         return key
-    path = Path(instance_path or "instance") / KEY_FILE
+    path = Path(instance_path or "instance") / file_name
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -59,12 +66,14 @@ def signing_key(env: Any, instance_path: str | None) -> bytes:
     else:
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_hex(32) + "\n")
+        if warning:
+            log.warning(warning, path)
     for _ in range(50):  # another process may be writing it this very moment
         text = path.read_text().strip()
         if len(text) == 64:
             return bytes.fromhex(text)
         time.sleep(0.01)
-    raise OSError(f"{path} does not hold a signing key")
+    raise OSError(f"{path} does not hold a key")
 
 
 class SigningMapper(Mapper[Any]):

@@ -14,7 +14,9 @@ import hmac
 import json
 from typing import Any
 
+from domain.events import short
 from domain.representation import describe_event
+from domain.personal import SUBJECT, TEXT, WHO
 from projections.canonical import plain, sha256
 
 GENESIS = "0" * 64
@@ -81,7 +83,7 @@ def seal(key: bytes, position: int, topic: str, state: bytes, entry_hash: str) -
 
 
 class PlainSay:
-    """Names and text as the events hold them."""
+    """Names and text as the events hold them (events stored before the privacy scheme)."""
 
     @staticmethod
     def who(reference: Any) -> str:
@@ -89,12 +91,26 @@ class PlainSay:
 
     @staticmethod
     def text(value: Any) -> str | None:
-        return value
+        return short(value) if value else value
 
 
-PLAIN = PlainSay()
+class StoredSay:
+    """Names and text as stored under the privacy scheme: subjects and ciphertext, each marked, so that the
+    summary is hashed as stored and named when read (``persistence.privacy.Vault.render``)."""
+
+    @staticmethod
+    def who(reference: Any) -> str:
+        text = str(reference)
+        return f"{WHO[0]}{text[1:]}{WHO[1]}" if SUBJECT.match(text) else text
+
+    @staticmethod
+    def text(value: Any) -> str | None:
+        return f"{TEXT[0]}{value}{TEXT[1]}" if value else None
+
+
+PLAIN, STORED = PlainSay(), StoredSay()
 
 
 def summarise(event: Any) -> str:
     """One line a person can read: who did what (each event class says it in its own words)."""
-    return event.summary(PLAIN)
+    return event.summary(STORED if getattr(event, "as_stored", False) else PLAIN)

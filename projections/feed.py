@@ -19,7 +19,7 @@ def read_batch(ledger: MentorshipLedger, after: int, limit: int) -> list[Item]:
     """Every event after a position (up to ``limit``); only the record's events are decoded (not idempotency keys)."""
     notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
     return [
-        Item(ledger.mapper.to_domain_event(n), n.id, (n.topic, bytes(n.state))) if n.topic in _TOPICS
+        Item(ledger.mapper.as_stored(n), n.id, (n.topic, bytes(n.state))) if n.topic in _TOPICS
         else Item(None, n.id)
         for n in notifications
     ]
@@ -54,6 +54,6 @@ def ledger_events(ledger: MentorshipLedger, after: int = 0, batch: int = 1000) -
 def _decoded(ledger: MentorshipLedger, notification: Notification) -> object | None:
     """The event, or None when the stored bytes no longer decode (verification reports it)."""
     try:
-        return ledger.mapper.to_domain_event(notification)
+        return ledger.mapper.as_stored(notification)
     except Exception:  # noqa: BLE001 - any failure to decode means the record was altered
         return None

@@ -29,7 +29,8 @@ class SkillsGrowthView(View):
 
     name = "skills_growth"
     IGNORED = frozenset({R.RelationshipStarted, R.FeedbackReceived, R.RelationshipPaused, R.RelationshipResumed,
-                         R.RelationshipEnded, R.CheckInHeld, C.ConcernRaised, C.ConcernResolved})
+                         R.RelationshipEnded, R.CheckInHeld, R.ParticipantErased, C.ConcernRaised,
+                         C.ConcernResolved})
     TABLES = {
         "growth": (
             "participant_id TEXT NOT NULL, skill_key TEXT NOT NULL, skill TEXT NOT NULL, "

@@ -38,6 +38,7 @@ from projections.index import IndexFilter
 from projections.service import Projections
 
 log = logging.getLogger(__name__)
+NOTHING = "~"  # stored by no row: what an id never stored is looked up as
 OVERSEERS_ONLY = ("open_concerns",)  # health figures a participant must not see: a concern's mere existence
 
 
@@ -53,14 +54,23 @@ class LedgerQueries:
     def list_relationships(self, principal: Principal, selection: IndexFilter, after: tuple[str, str] | None,
                            limit: int) -> list[dict[str, Any]]:
         """Relationships by program, participant and status; a participant only sees their own."""
-        if principal.is_participant:
-            selection = IndexFilter(selection.program_id, selection.participant_id, selection.status, principal.id)
+        visible_to = self.stored_as(principal.id) if principal.is_participant else None
+        participant = None if selection.participant_id is None else self.stored_as(selection.participant_id)
+        selection = IndexFilter(selection.program_id, participant, selection.status, visible_to)
         view = self.projections.view("relationship_index")
         with view.store.transaction(write=False) as cursor:
             rows = view.page(cursor, selection, after, limit)
+        names = self.ledger.vault.names(ref for row in rows for ref in (row["mentor_id"], row["mentee_id"]))
+        rows = [{**row, "mentor_id": names.get(row["mentor_id"], row["mentor_id"]),
+                 "mentee_id": names.get(row["mentee_id"], row["mentee_id"])} for row in rows]
         if principal.is_participant:  # a row decides access only if the relationship itself agrees
             rows = [row for row in rows if self._theirs(principal, row["relationship_id"])]
         return rows
+
+    def stored_as(self, participant_id: str) -> str:
+        """How a participant id is stored in the views: its subject (a value no row holds, for an id never
+        stored), or the id itself in a store written before the privacy scheme."""
+        return self.ledger.vault.subject_of(participant_id) or NOTHING
 
     def _theirs(self, principal: Principal, relationship_id: Any) -> bool:
         try:
@@ -114,9 +124,11 @@ class LedgerQueries:
         """Skills named in feedback to a participant; theirs to see, and overseers'."""
         if (principal.is_participant and principal.id != participant_id) or not _printable(participant_id):
             raise errors.NotFoundError("No such participant.")
+        if self.ledger.vault.erasure(participant_id) is not None:
+            raise errors.ParticipantErasedError("This participant's personal data was erased.")
         view = self.projections.view("skills_growth")
         with view.store.transaction(write=False) as cursor:
-            skills = view.skills_of(cursor, participant_id)
+            skills = view.skills_of(cursor, self.stored_as(participant_id))
         return {"participant_id": participant_id, "skills": skills}
 
     # -- audit ---------------------------------------------------------------------------
@@ -126,11 +138,32 @@ class LedgerQueries:
         selection = self._audit_selection(principal, selection)
         view = self.projections.view("audit_trail")
         with view.store.transaction(write=False) as cursor:
-            return view.page(cursor, selection, after, limit)
+            rows = view.page(cursor, selection, after, limit)
+        return self._named(rows)
 
     def audit_stream(self, principal: Principal, selection: AuditFilter) -> Iterator[dict[str, Any]]:
         """The whole selection, entry by entry (for NDJSON and CSV exports)."""
-        return self.projections.view("audit_trail").stream(self._audit_selection(principal, selection))
+        rows = self.projections.view("audit_trail").stream(self._audit_selection(principal, selection))
+        batch: list[dict[str, Any]] = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == 1000:
+                yield from self._named(batch)
+                batch = []
+        yield from self._named(batch)
+
+    def _named(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Audit entries as stored (subjects, marked texts) as a reader sees them: names, texts or redacted."""
+        vault = self.ledger.vault
+        names = vault.names(row["actor"] for row in rows)
+        shown = []
+        for row in rows:
+            summary, redacted = vault.render(row["summary"], row["relationship_id"])
+            entry = {**row, "actor": names.get(row["actor"], row["actor"]), "summary": summary}
+            if redacted:
+                entry["redacted"] = True
+            shown.append(entry)
+        return shown
 
     def audit_head(self, principal: Principal) -> dict[str, Any]:
         """The newest entry's position and hash: keep it elsewhere to prove later that nothing before it changed."""
@@ -208,12 +241,14 @@ class LedgerQueries:
 
     def _audit_selection(self, principal: Principal, selection: AuditFilter) -> AuditFilter:
         """What a caller may read of the trail: participants, one of their relationships, no one else's concerns."""
+        if selection.actor is not None:
+            selection = replace(selection, actor=self.stored_as(selection.actor))
         if not principal.is_participant:
             return selection
         if selection.relationship_id is None:
             raise errors.NotPermittedError("Participants read the audit trail of one of their relationships.")
         self.ledger.check_visible(principal, UUID(selection.relationship_id))
-        return replace(selection, reader=principal.id)
+        return replace(selection, reader=self.stored_as(principal.id))
 
     # -- concerns ---------------------------------------------------------------------
 
@@ -223,8 +258,8 @@ class LedgerQueries:
         self.ledger.check_visible(principal, relationship_id)
         view = self.projections.view("relationship_index")
         with view.store.transaction(write=False) as cursor:
-            rows = view.concerns(cursor, str(relationship_id), principal.id if principal.is_participant else None,
-                                 after, limit)
+            rows = view.concerns(cursor, str(relationship_id),
+                                 self.stored_as(principal.id) if principal.is_participant else None, after, limit)
         return [self.ledger.concern_answer(UUID(row["concern_id"])) for row in rows]
 
 

@@ -75,7 +75,12 @@ def delta(event: Any) -> Delta | None:
     raise TypeError(f"health does not know {type(event).__name__}: count it in delta() or list it in IGNORED")
 
 
-IGNORED: frozenset[type] = frozenset()
+IGNORED: frozenset[type] = frozenset({R.ParticipantErased})  # an erasure changes no figure
+
+
+@delta.register
+def _(event: R.ParticipantErased) -> None:
+    return None
 
 
 @delta.register

@@ -76,6 +76,7 @@ HTTP_CONTRACT = [
     (404, "not-found", "Not Found"),
     (405, "method-not-allowed", "Method Not Allowed"),
     (406, "not-acceptable", "Not Acceptable"),
+    (410, "gone", "Gone"),
     (412, "version-mismatch", "Precondition Failed"),
     (413, "body-too-large", "Request Entity Too Large"),
     (414, "uri-too-long", "Request URI Too Long"),
@@ -204,6 +205,9 @@ DOMAIN_CONTRACT = [
     (errors.ActionAlreadyCompletedError, 409, "rule-broken"),
     (errors.ConcernAlreadyResolvedError, 409, "rule-broken"),
     (errors.ConcurrentCommandsError, 409, "rule-broken"),
+    (errors.ErasedParticipantError, 409, "erased-participant"),
+    (errors.StoreNotMigratedError, 409, "store-not-migrated"),
+    (errors.ParticipantErasedError, 410, "participant-erased"),
     (errors.LedgerError, 409, "rule-broken"),  # a domain error of no family breaks a rule
 ]
 

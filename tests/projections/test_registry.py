@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from domain.events import Attributed
+from domain.idempotency import AcceptedCommand
 from domain.registry import EVENT_NAMES, LEDGER_EVENTS
 from projections.service import VIEW_CLASSES
 
@@ -12,7 +15,16 @@ from projections.service import VIEW_CLASSES
 def test_the_registry_holds_every_event_class_of_the_aggregates():
     assert EVENT_NAMES == ("RelationshipStarted", "FeedbackGiven", "FeedbackReceived", "ActionCompleted",
                            "RelationshipPaused", "RelationshipResumed", "RelationshipEnded", "CheckInHeld",
-                           "ConcernRaised", "ConcernResolved")
+                           "ParticipantErased", "ConcernRaised", "ConcernResolved")
+
+
+@pytest.mark.parametrize("event_class", [*LEDGER_EVENTS, AcceptedCommand.CommandAccepted], ids=lambda c: c.__name__)
+def test_each_event_class_declares_its_personal_data_by_fields_it_has(event_class):
+    names = {f.name for f in dataclasses.fields(event_class)}
+    for declared in (*event_class.PEOPLE, *getattr(event_class, "TEXTS", ())):
+        assert declared.partition(".")[0] in names, f"{event_class.__name__} declares {declared}, not a field"
+    if issubclass(event_class, Attributed):
+        assert "actor" in event_class.PEOPLE, "who acted is a person"
 
 
 @pytest.mark.parametrize("name", sorted(VIEW_CLASSES))

@@ -58,7 +58,7 @@ def world(store, tmp_path):
     projections = Projections(ledger)
     rid = start(ledger).relationship_id
     for n in range(4):
-        feedback(ledger, rid, content=f"note number {n}", action_items=[])
+        feedback(ledger, rid, content=f"note number {n}", skills=[f"note number {n}"], action_items=[])  # skills: plain
     ledger.end_relationship(MENTEE, rid, reason="finished")
     projections.catch_up()
     yield LedgerQueries(ledger, projections), Tamperer(store, tmp_path), projections
@@ -173,7 +173,7 @@ def test_incremental_verification_checks_only_what_is_new_from_a_sealed_checkpoi
     tamper.edit(2, b"note number 0", b"note number Q")
     assert queries.verify_audit(AUDITOR, incremental=True)["ok"] is True
     assert queries.verify_audit(AUDITOR)["first_mismatch"] == 2
-    feedback(ledger, rid, content="one more note", action_items=[])
+    feedback(ledger, rid, content="one more note", skills=["one more note"], action_items=[])
     projections.catch_up()
     tamper.edit(9, b"one more note", b"one more NOTE")
     third = queries.verify_audit(AUDITOR, incremental=True)

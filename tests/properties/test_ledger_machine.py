@@ -247,7 +247,7 @@ class LedgerMachine(RuleBasedStateMachine):
             rows = {r["relationship_id"]: r for r in index.page(cursor, IndexFilter(), None, 1000)}
             figures = health.figures(cursor, list(rows))
             audit = projections.view("audit_trail").page(cursor, AuditFilter(), 0, 10_000)
-            skills = {p: growth.skills_of(cursor, p) for p in PEOPLE}
+            skills = {p: growth.skills_of(cursor, self.ledger.vault.subject_of(p) or "~") for p in PEOPLE}
         assert len(audit) == self.events
         assert set(rows) == {str(rid) for rid in self.models}
         for rid, model in self.models.items():
