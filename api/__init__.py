@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
 import os
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask
@@ -11,7 +11,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from api import auth, http
-from api.cli import audit_cli, projections_cli, tokens_cli
+from api.cli import audit_cli, privacy_cli, projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.limits import CommandLimiter
 from api.openapi import RETRY_AFTER, ContractHeaders
@@ -20,6 +20,7 @@ from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
 from persistence.config import store_env
 from persistence.stores import store_kind, token_store_for
+from projections.privacy import Privacy
 from projections.queries import LedgerQueries
 from projections.service import Projections
 
@@ -75,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     projections = Projections(ledger, batch_size=app.config["PROJECTIONS_BATCH_SIZE"])
     app.extensions["projections"] = projections
     app.extensions["queries"] = LedgerQueries(ledger, projections)
+    app.extensions["privacy"] = Privacy(ledger, app.extensions["queries"], app.extensions["tokens"])
     app.extensions["limiter"] = CommandLimiter(app.config["COMMANDS_PER_MINUTE"], app.config["COMMAND_BURST"])
     if not app.config["PROJECTIONS_MODE"]:
         app.config["PROJECTIONS_MODE"] = "inline" if app.config["STORE_KIND"] == "sqlite" else "worker"
@@ -86,11 +88,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(projections_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(privacy_cli)
     return app
 
 
 def register_api(app: Flask) -> None:
-    from api import audit, concerns, feedback, growth, health, operations, relationships
+    from api import (
+        audit,
+        concerns,
+        feedback,
+        growth,
+        health,
+        operations,
+        privacy,
+        relationships,
+    )
 
     api = LedgerApi(app, spec_kwargs={"security": [{"bearerAuth": []}], "extra_plugins": [ContractHeaders()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -100,4 +112,5 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(health.blp)
     api.register_blueprint(growth.blp)
     api.register_blueprint(audit.blp)
+    api.register_blueprint(privacy.blp)
     api.register_blueprint(operations.blp)

@@ -19,6 +19,7 @@ def authenticate() -> Response | None:
     """Find the principal behind the bearer token; 401 without a live one."""
     if not request.path.startswith(PROTECTED_PREFIX):
         return None
+    current_app.extensions["ledger"].refresh()  # an erasure by another process: forget what it named
     principal = bearer_principal()
     if principal is None:
         return problem(401, "A valid bearer token is required.",

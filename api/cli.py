@@ -9,6 +9,7 @@ import subprocess  # nosec B404 - the CLI starts itself, with fixed arguments
 import sys
 import threading
 import time
+from typing import Any
 
 import click
 from flask import current_app
@@ -182,3 +183,75 @@ def verify(incremental: bool, head_position: int | None, head_hash: str | None, 
                f"in {time.perf_counter() - started:.2f} s", err=True)
     if not answer["ok"]:
         raise SystemExit(1)
+
+
+privacy_cli = AppGroup("privacy", help="Personal data: export, erase, rotate the master key, migrate an old store.")
+
+
+def _operator(by: str) -> Any:
+    from domain.principal import COORDINATOR, Principal
+
+    return Principal(by, COORDINATOR)
+
+
+@privacy_cli.command("erase")
+@click.argument("participant_id")
+@click.option("--reason", help="Why (kept in the record in plain text; it may not name the person).")
+@click.option("--by", default="operator", show_default=True, help="The coordinator recorded as erasing.")
+def erase(participant_id: str, reason: str | None, by: str) -> None:
+    """Erase a participant's personal data; the answer as JSON on stdout (the same when asked again)."""
+    import json
+
+    from domain import errors
+    from domain.identifiers import normalised
+
+    try:
+        answer = current_app.extensions["privacy"].erase(_operator(by), normalised(participant_id), reason)
+    except errors.LedgerError as error:
+        raise click.ClickException(str(error)) from None
+    if current_app.config["PROJECTIONS_MODE"] == "inline":
+        current_app.extensions["projections"].catch_up()
+    click.echo(json.dumps({**answer, "erased_at": answer["erased_at"].isoformat().replace("+00:00", "Z")}))
+
+
+@privacy_cli.command("export")
+@click.argument("participant_id")
+def export(participant_id: str) -> None:
+    """Everything held about a participant, as one JSON document on stdout."""
+    from api.schemas.privacy import ExportSchema
+    from domain import errors
+    from domain.identifiers import normalised
+
+    if current_app.config["PROJECTIONS_MODE"] == "inline":
+        current_app.extensions["projections"].catch_up()
+    try:
+        document = current_app.extensions["privacy"].export(_operator("operator"), normalised(participant_id))
+    except errors.LedgerError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(ExportSchema().dumps(document, indent=1))
+
+
+@privacy_cli.command("rewrap")
+def rewrap() -> None:
+    """After a master key rotation: wrap every relationship key with the current LEDGER_MASTER_KEY."""
+    count = current_app.extensions["ledger"].vault.rewrap()
+    click.echo(f"rewrapped {count} keys with master key {current_app.extensions['ledger'].vault.master_id}", err=True)
+
+
+@privacy_cli.command("migrate")
+@click.option("--to", "target", required=True, help="DATABASE_URL of the new, empty store.")
+def migrate(target: str) -> None:
+    """Copy a store written before the privacy scheme into a new store under it (people as subjects, texts
+    encrypted); the new chain starts from the old store's head. The old store is not changed."""
+    from persistence.migration import MigrationError, migrate_store
+
+    if current_app.config["PROJECTIONS_MODE"] == "inline":
+        current_app.extensions["projections"].catch_up()
+    try:
+        report = migrate_store(current_app, target,
+                               progress=lambda n: click.echo(f"\rcopied {n:,} events", err=True, nl=False))
+    except MigrationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo("", err=True)
+    for line in report:
+        click.echo(line)

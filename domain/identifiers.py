@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from domain.personal import is_reserved
-
 MAX_LENGTH = 128
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 REFUSED_CHARACTERS = frozenset("/\\")
@@ -38,8 +36,6 @@ def identifier_problem(value: str) -> str | None:
         return "Remove the spaces at the start or end."
     if value in (".", ".."):
         return "'.' and '..' cannot be ids."
-    if is_reserved(value):
-        return "Ids cannot start with '~' or 'erased:' (they stand for pseudonyms and erased participants)."
     if unicodedata.category(value[0]).startswith("M"):
         return "An id cannot start with a combining mark."
     for character in value:

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from domain import errors
 from domain.events import Act, Attributed, Say, short
 from domain.identifiers import same_person
+from domain.personal import is_reserved
 
 ACTIVE, PAUSED, ENDED = "active", "paused", "ended"
 MENTOR, MENTEE = "mentor", "mentee"
@@ -210,6 +211,11 @@ class MentorshipRelationship(Aggregate):
     def start(cls, *, relationship_id: UUID, program_id: str, mentor_id: str, mentee_id: str,
               goals: list[str], by: Act) -> MentorshipRelationship:
         """Pair a mentor with a mentee in a program."""
+        for field, participant in (("mentor_id", mentor_id), ("mentee_id", mentee_id)):
+            if is_reserved(participant):
+                raise errors.InvalidCommandError(
+                    "Participant ids cannot start with '~' or 'erased:': those stand for pseudonyms and erased "
+                    "participants.", field=field)
         if same_person(mentor_id, mentee_id):
             raise errors.SameParticipantError(
                 "A relationship needs two different people as mentor and mentee.", field="mentee_id")

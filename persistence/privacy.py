@@ -105,6 +105,9 @@ class Vault:
     # -- setup ---------------------------------------------------------------------
 
     def create_tables(self) -> None:
+        if self.store.postgres:
+            with self.store.datastore.schema_change():  # the schema itself, if the store is new
+                pass
         with self.store.transaction(write=True) as cursor:
             if self.store.postgres:
                 cursor.execute("SELECT pg_advisory_xact_lock(?)", (self.store.lock_key("privacy schema"),))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -108,3 +109,27 @@ def raw_records(application: Application, topics: tuple[str, ...], after: int = 
         if len(rows) < batch:
             return
         after = rows[-1][0]
+
+
+def delete_snapshots_of(recorder: AggregateRecorder, originator_ids: list[Any]) -> None:
+    """Delete every snapshot of these aggregates (after an erasure: they name the erased)."""
+    table = _Table(recorder)
+    for originator_id in originator_ids:
+        table.execute(f"DELETE FROM {table.name} WHERE originator_id = ?", (table.stored_id(originator_id),),
+                      commit=True)
+
+
+def compact_sqlite(application: Application) -> bool:
+    """SQLite after an erasure: rebuild the file (no deleted bytes linger in free pages), then empty the
+    write-ahead log into it. True when the log could be emptied (no reader held it meanwhile)."""
+    if store_kind(application) != "sqlite" or ":memory:" in application.env.get("SQLITE_DBNAME", ":memory:"):
+        return True
+    with application.factory.datastore.get_connection(commit=False) as conn:
+        raw = conn._sqlite_conn
+        raw.execute("VACUUM")
+        for _ in range(50):
+            busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.1)
+    return False

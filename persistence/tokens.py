@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from domain.identifiers import identifier_problem, normalised
+from domain.personal import is_reserved
 from domain.principal import ROLES, Principal
 
 # The public mark every token starts with; not a secret.
@@ -85,6 +86,8 @@ class TokenStore:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         principal_id = normalised(principal_id)
         problem_text = identifier_problem(principal_id)
+        if problem_text is None and is_reserved(principal_id):
+            problem_text = "ids starting with '~' or 'erased:' stand for pseudonyms and erased participants"
         if problem_text is not None:
             raise ValueError(f"not a principal id: {problem_text}")
         prefix = secrets.token_hex(PREFIX_LENGTH // 2)
@@ -131,6 +134,15 @@ class TokenStore:
             if info.prefix == prefix:
                 return info
         raise UnknownTokenError(f"no token with prefix {prefix!r}")
+
+    def of(self, principal_id: str) -> list[TokenInfo]:
+        """The tokens issued to one principal (in any role), without secrets."""
+        return [info for info in self.list() if info.principal_id == principal_id]
+
+    def delete_for(self, principal_id: str) -> None:
+        """Delete every token of a principal (erasure: their tokens and their id must go)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {self.table} WHERE principal_id = {self.p}", (principal_id,))
 
     def list(self) -> list[TokenInfo]:
         """Every token ever issued, oldest first, without secrets."""

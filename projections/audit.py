@@ -11,7 +11,7 @@ from typing import Any
 from domain.concern import Concern
 from domain.registry import LEDGER_EVENTS
 from domain.relationship import MentorshipRelationship
-from projections.audit_chain import GENESIS, chain_hash, entry_for, seal
+from projections.audit_chain import chain_hash, entry_for, seal
 from projections.base import Item, View
 from projections.store import Cursor
 
@@ -123,7 +123,7 @@ class AuditTrailView(View):
     def _last_hash(self, cursor: Cursor) -> str:
         cursor.execute(f"SELECT hash FROM {self.table('audit_trail')} ORDER BY position DESC LIMIT 1")
         row = cursor.fetchone()
-        return GENESIS if row is None else row[0]
+        return self.store.genesis if row is None else row[0]
 
     def _program(self, cursor: Cursor, event: Any) -> str:
         """The relationship's program: remembered from its start (bounded), else read from the trail."""
@@ -219,7 +219,7 @@ class AuditTrailView(View):
         row = cursor.fetchone()
         cursor.execute(f"SELECT COUNT(*) FROM {self.table('audit_trail')}")
         count = cursor.fetchone()[0]
-        return {"position": row[0] if row else 0, "hash": row[1] if row else GENESIS, "entries": count}
+        return {"position": row[0] if row else 0, "hash": row[1] if row else self.store.genesis, "entries": count}
 
 
 def _checkpoint_seal(key: bytes, position: int, entry_hash: str) -> str:

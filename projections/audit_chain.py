@@ -15,8 +15,8 @@ import json
 from typing import Any
 
 from domain.events import short
-from domain.representation import describe_event
 from domain.personal import SUBJECT, TEXT, WHO
+from domain.representation import describe_event
 from projections.canonical import plain, sha256
 
 GENESIS = "0" * 64

@@ -16,14 +16,14 @@ Progress = Callable[[int, int], None]  # (entries checked, position reached)
 
 
 def verify_chain(events: Iterator[Item], entries: Iterator[dict[str, Any]],
-                 anchor: tuple[int, str] | None = None) -> dict[str, Any]:
+                 anchor: tuple[int, str] | None = None, genesis: str = GENESIS) -> dict[str, Any]:
     """Walk stored events and trail entries side by side; stop at the first position that disagrees.
 
     ``anchor`` is a (position, hash) an auditor kept from an earlier head: the
     recomputed chain must pass through it, proving nothing before it changed.
     """
     programs: dict[str, str] = {}
-    previous, checked, anchor_seen = GENESIS, 0, anchor is None
+    previous, checked, anchor_seen = genesis, 0, anchor is None
     for item, entry in zip_longest(events, entries):
         problem, position = _compare(item, entry, programs, previous)
         if problem:

@@ -21,7 +21,6 @@ from domain.ledger import MentorshipLedger
 from domain.principal import Principal
 from persistence.stores import raw_records
 from projections.audit import AuditFilter
-from projections.audit_chain import GENESIS
 from projections.audit_verify import Progress, verify_chain, verify_sealed
 from projections.derived import (
     LIMIT,
@@ -183,10 +182,10 @@ class LedgerQueries:
         view = self.projections.view("audit_trail")
         tracked = view.max_tracking_id() or 0
         key = self.ledger.signing_key
-        start, previous = 0, GENESIS
+        start, previous = 0, view.store.genesis
         with view.store.transaction(write=False) as cursor:
             if incremental:
-                start, previous = view.checkpoint(cursor, key) or (0, GENESIS)
+                start, previous = view.checkpoint(cursor, key) or (0, view.store.genesis)
             sealed = view.all_sealed(cursor, start)
         if sealed and processes > 1 and tracked - start > 20_000:
             answer, started = verify_in_slices(dict(self.ledger.env), start, previous, tracked, anchor, processes,
@@ -196,7 +195,7 @@ class LedgerQueries:
         else:  # entries without a seal (written without the key): the slow walk, decoding every event
             start, events = 0, StartedEvents(item for item in ledger_events(self.ledger) if item.position <= tracked)
             entries = (entry for entry in view.stream(AuditFilter()) if entry["position"] <= tracked)
-            answer = verify_chain(events, entries, anchor)
+            answer = verify_chain(events, entries, anchor, view.store.genesis)
             started = events.started
         last = answer.pop("last", None)
         answer = {**answer, "as_of_position": tracked, "from_position": start}

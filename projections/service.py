@@ -45,6 +45,8 @@ class Projections:
         self.ledger = ledger
         self.store = ViewStore(ledger.factory)
         self.store.seal_key = ledger.signing_key
+        if ledger.vault.anchor is not None:  # a store migrated under the privacy scheme continues the old chain
+            self.store.genesis = ledger.vault.anchor[1]
         self.batch_size = batch_size
         self._views: dict[tuple[str, int], View] = {}
         # One catch-up at a time in this process. Under gevent this lock is gevent's: a request that finds a

@@ -155,6 +155,8 @@ class ViewStore:
         self.datastore = factory.datastore
         self.schema = self.datastore.schema if self.postgres else ""
         self.seal_key: bytes | None = None  # the signing key, for the audit trail's seals (set by Projections)
+        # The prev_hash of the chain's first entry: 64 zeros, or a migrated store's old head (set by Projections).
+        self.genesis = "0" * 64
 
     def table(self, name: str) -> str:
         """A view table's name, quoted (and schema-qualified on PostgreSQL)."""

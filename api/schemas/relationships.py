@@ -19,14 +19,29 @@ from api.fields import (
 )
 from api.schemas.common import FreshnessQuerySchema, StrictSchema, limit_field
 from domain.principal import COORDINATOR
+from domain.relationship import (
+    ACTIVE,
+    CHECK_IN_MINUTES,
+    ENDED,
+    FEEDBACK_KINDS,
+    MENTEE,
+    MENTOR,
+    PAUSED,
+    USEFULNESS,
+)
 from domain.representation import COMPLETED, OPEN
-from domain.relationship import ACTIVE, CHECK_IN_MINUTES, ENDED, FEEDBACK_KINDS, MENTEE, MENTOR, PAUSED, USEFULNESS
 
 STATUSES = [ACTIVE, PAUSED, ENDED]
 PARTICIPANT_ROLES = [MENTOR, MENTEE]
 ACTING_ROLES = [MENTOR, MENTEE, COORDINATOR]
 
 # -- requests -------------------------------------------------------------------
+
+
+def redacted_field() -> fields.Boolean:
+    """Present (true) on an item whose free text was erased: its text fields read as null."""
+    return fields.Boolean(metadata={"description": "Present, and true, when free text here was erased (a "
+                                                   "participant's erasure): its text fields read as null."})
 
 
 class StartRelationshipSchema(StrictSchema):
@@ -109,7 +124,7 @@ class FeedbackSchema(Schema):
     giver_role = fields.String(required=True, metadata={"enum": PARTICIPANT_ROLES})
     recipient_id = fields.String(required=True)
     recipient_role = fields.String(required=True, metadata={"enum": PARTICIPANT_ROLES})
-    content = fields.String(required=True)
+    content = fields.String(required=True, allow_none=True)
     kind = fields.String(required=True, metadata={"enum": list(FEEDBACK_KINDS)})
     skills = fields.List(fields.String(), required=True)
     action_ids = fields.List(fields.UUID(), required=True)
@@ -117,18 +132,20 @@ class FeedbackSchema(Schema):
     received_at = UTCDateTime(required=True, allow_none=True)
     reflection = fields.String(required=True, allow_none=True)
     usefulness = fields.Integer(required=True, allow_none=True)
+    redacted = redacted_field()
 
 
 class ActionSchema(Schema):
     action_id = fields.UUID(required=True)
     feedback_id = fields.UUID(required=True)
-    description = fields.String(required=True)
+    description = fields.String(required=True, allow_none=True)
     due_on = fields.String(required=True, allow_none=True, metadata={"format": "date"})
     owner_id = fields.String(required=True)
     status = fields.String(required=True, metadata={"enum": [OPEN, COMPLETED]})
     completed_at = UTCDateTime(required=True, allow_none=True)
     completed_by = fields.String(required=True, allow_none=True)
     outcome = fields.String(required=True, allow_none=True)
+    redacted = redacted_field()
 
 
 class CheckInItemSchema(Schema):
@@ -138,6 +155,7 @@ class CheckInItemSchema(Schema):
     note = fields.String(required=True, allow_none=True)
     recorded_by = fields.String(required=True)
     recorded_at = UTCDateTime(required=True)
+    redacted = redacted_field()
 
 
 class TotalsSchema(Schema):
@@ -151,7 +169,7 @@ class RelationshipSchema(Schema):
     program_id = fields.String(required=True)
     mentor_id = fields.String(required=True)
     mentee_id = fields.String(required=True)
-    goals = fields.List(fields.String(), required=True)
+    goals = fields.List(fields.String(), required=True, allow_none=True)
     status = fields.String(required=True, metadata={"enum": STATUSES})
     version = fields.Integer(required=True)
     started_at = UTCDateTime(required=True)
@@ -161,13 +179,15 @@ class RelationshipSchema(Schema):
     check_ins = fields.List(fields.Nested(CheckInItemSchema), required=True)
     totals = fields.Nested(TotalsSchema, metadata={
         "description": "With ?limit=: how many feedback, actions and check-ins there are in all."})
+    redacted = redacted_field()
 
 
 class CreatedActionSchema(Schema):
     action_id = fields.UUID(required=True)
-    description = fields.String(required=True)
+    description = fields.String(required=True, allow_none=True)
     due_on = fields.String(required=True, allow_none=True, metadata={"format": "date"})
     owner_id = fields.String(required=True)
+    redacted = redacted_field()
 
 
 class Recorded(Schema):
@@ -175,6 +195,7 @@ class Recorded(Schema):
 
     relationship_id = fields.UUID(required=True)
     version = fields.Integer(required=True)
+    redacted = redacted_field()
 
 
 class FeedbackGivenSchema(Recorded):
@@ -212,6 +233,7 @@ class EventSchema(Schema):
     actor_role = fields.String(required=True, metadata={"enum": ACTING_ROLES})
     command_id = fields.String(required=True, allow_none=True)
     data = fields.Dict(required=True)
+    redacted = redacted_field()
 
 
 class RelationshipSummarySchema(Schema):

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from api.fields import MAX_NUMBER, AfterPosition, AfterScore, AfterStart, Cursor, Identifier, UTCDateTime, text
 from api.schemas.common import FreshnessQuerySchema, StrictSchema, limit_field
-from api.schemas.relationships import PARTICIPANT_ROLES, ReplayQuerySchema
+from api.schemas.relationships import PARTICIPANT_ROLES, ReplayQuerySchema, redacted_field
 from domain.concern import OPEN, RESOLVED
 from domain.registry import EVENT_NAMES
 from projections.health.score import STATUSES as HEALTH_STATUSES
@@ -102,12 +102,13 @@ class ConcernSchema(Schema):
     raised_by = fields.String(required=True)
     raiser_role = fields.String(required=True, metadata={"enum": PARTICIPANT_ROLES})
     raised_at = UTCDateTime(required=True)
-    content = fields.String(required=True)
+    content = fields.String(required=True, allow_none=True)
     status = fields.String(required=True, metadata={"enum": [OPEN, RESOLVED]})
     resolved_by = fields.String(required=True, allow_none=True)
     resolved_at = UTCDateTime(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
     version = fields.Integer(required=True, metadata={"description": "The concern's own version (its ETag)."})
+    redacted = redacted_field()
 
 
 # -- audit ------------------------------------------------------------------------------------
@@ -137,6 +138,7 @@ class AuditEntrySchema(Schema):
     data_sha256 = fields.String(required=True)
     prev_hash = fields.String(required=True)
     hash = fields.String(required=True)
+    redacted = redacted_field()
 
 
 class VerifyQuerySchema(FreshnessQuerySchema):

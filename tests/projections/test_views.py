@@ -9,9 +9,9 @@ from uuid import UUID
 import pytest
 
 from domain.principal import Principal
+from projections.audit import AuditFilter
 from projections.health import figures as hf
 from projections.health import score as hs
-from projections.audit import AuditFilter
 from projections.index import IndexFilter
 from projections.service import VIEW_CLASSES, Projections
 from tests.projections.history import random_history
@@ -355,7 +355,6 @@ def test_many_rows_arrive_exactly_as_written(projections, rows):
 
 def test_ranking_goes_a_chunk_at_a_time(ledger, projections, monkeypatch):
     from projections.health import rank as hr
-    from projections.health import sql as hsql
 
     random_history(ledger, seed=31, relationships=7, commands=60)
     projections.catch_up()
@@ -370,7 +369,7 @@ def test_ranking_goes_a_chunk_at_a_time(ledger, projections, monkeypatch):
 
 def test_midnight_makes_stale_only_relationships_with_an_action_falling_due(ledger, projections):
     """No rush at midnight: a ranking changes then only where an open action falls overdue (no slow hour)."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     day = date(2026, 3, 10)
     ledger.clock.now = datetime(2026, 3, 10, 22, 0, tzinfo=timezone.utc)

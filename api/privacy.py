@@ -1,0 +1,43 @@
+"""Privacy: everything held about a participant (export), and erasure of their personal data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from api.auth import current_principal
+from api.blueprint import Blueprint
+from api.reads import keep_views_current
+from api.schemas.privacy import ErasureAnswerSchema, ErasureSchema, ExportSchema
+from domain.identifiers import normalised
+from projections.privacy import Privacy
+
+blp = Blueprint("privacy", __name__, url_prefix="/v1",
+                description="A participant's personal data: all of it as one document, or erased for good "
+                            "(crypto-shredding: the audit chain still verifies).")
+
+
+def privacy() -> Privacy:
+    return current_app.extensions["privacy"]
+
+
+@blp.route("/participants/<path:participant_id>/export", methods=["GET"])
+@blp.response(200, ExportSchema)
+@blp.alt_response(410, response="GONE", description="The participant was erased.")
+def export_participant(participant_id: str) -> Any:
+    """Everything held about a participant (the participant themself, or a coordinator; others: 404)."""
+    keep_views_current()
+    return privacy().export(current_principal(), normalised(participant_id))
+
+
+@blp.route("/participants/<path:participant_id>/erasure", methods=["POST"])
+@blp.arguments(ErasureSchema)
+@blp.response(200, ErasureAnswerSchema)
+@blp.alt_response(409, response="CONFLICT", description="The store was written before the privacy scheme "
+                                                         "(store-not-migrated).")
+def erase_participant(body: dict[str, Any], participant_id: str) -> Any:
+    """Erase a participant's personal data (a coordinator). Asking again answers as the first time."""
+    answer = privacy().erase(current_principal(), normalised(participant_id), body.get("reason"))
+    keep_views_current()
+    return answer

@@ -1,0 +1,183 @@
+"""A participant's rights over their personal data: to see all of it (export) and to have it erased.
+
+Erasure is crypto-shredding (``persistence.privacy``, ADR 009): each relationship of the person gets a
+``ParticipantErased`` event (who erased, when, why — naming them by their placeholder), then their id's
+subject row, the keys of their relationships, their tokens and the snapshots that named them are deleted,
+and on SQLite the file is rebuilt so no deleted byte lingers. Events, the audit chain and the views are not
+touched: they hold subjects and ciphertext, which now read as a placeholder and as redacted text.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import unicodedata
+from copy import deepcopy
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import RecordConflictError
+
+from domain import errors
+from domain.events import Act
+from domain.ledger import MentorshipLedger
+from domain.personal import PLACEHOLDER
+from domain.principal import COORDINATOR, Principal
+from domain.relationship import MentorshipRelationship
+from persistence.stores import compact_sqlite, delete_snapshots_of
+from persistence.tokens import TokenStore
+from projections.audit import AuditFilter
+from projections.index import IndexFilter
+from projections.queries import LedgerQueries
+
+log = logging.getLogger(__name__)
+EXPORT_VERSION = 1
+
+
+class Privacy:
+    """Export and erasure, for one ledger, its views and its tokens."""
+
+    def __init__(self, ledger: MentorshipLedger, queries: LedgerQueries, tokens: TokenStore) -> None:
+        self.ledger = ledger
+        self.queries = queries
+        self.projections = queries.projections
+        self.tokens = tokens
+
+    # -- export ---------------------------------------------------------------------------
+
+    def export(self, principal: Principal, participant_id: str) -> dict[str, Any]:
+        """Everything held about a person, as one document: the person themself, or a coordinator."""
+        if principal.id != participant_id and principal.role != COORDINATOR:
+            raise errors.NotFoundError("No such participant.")
+        vault = self.ledger.vault
+        if vault.erasure(participant_id) is not None:
+            raise errors.ParticipantErasedError("This participant's personal data was erased.")
+        stored = self.queries.stored_as(participant_id)
+        tokens = self.tokens.of(participant_id)
+        relationships = self._relationships(participant_id, stored)
+        if not relationships and not tokens and vault.subject_of(participant_id) is None:
+            raise errors.NotFoundError("No such participant.")
+        growth = self.projections.view("skills_growth")
+        with growth.store.transaction(write=False) as cursor:
+            skills = growth.skills_of(cursor, stored)
+        audit = self.queries._named(list(self.projections.view("audit_trail").stream(AuditFilter(actor=stored))))
+        return {
+            "participant_id": participant_id,
+            "exported_at": self.ledger.clock(),
+            "format_version": EXPORT_VERSION,
+            "relationships": relationships,
+            "skills_growth": skills,
+            "audit_entries": audit,
+            "tokens": [{"prefix": t.prefix, "role": t.role, "created_at": t.created_at, "revoked_at": t.revoked_at}
+                       for t in tokens],
+        }
+
+    def _relationships(self, participant_id: str, stored: str) -> list[dict[str, Any]]:
+        index = self.projections.view("relationship_index")
+        found, after = [], None
+        while True:
+            with index.store.transaction(write=False) as cursor:
+                rows = index.page(cursor, IndexFilter(participant_id=stored), after, 500)
+            for row in rows:
+                found.append(self._relationship(participant_id, UUID(row["relationship_id"])))
+            if len(rows) < 500:
+                return found
+            after = (rows[-1]["started_at"], rows[-1]["relationship_id"])
+
+    def _relationship(self, participant_id: str, relationship_id: UUID) -> dict[str, Any]:
+        current = self.ledger.runner.current(relationship_id, fresh=True)
+        state = self.ledger.representation(relationship_id, current.version)
+        feedback, actions = state["feedback"], state["actions"]
+        given = {f["feedback_id"] for f in feedback if f["giver_id"] == participant_id}
+        index = self.projections.view("relationship_index")
+        with index.store.transaction(write=False) as cursor:
+            raised = index.concerns(cursor, str(relationship_id), self.queries.stored_as(participant_id), None, 1000)
+        return {
+            "relationship_id": str(relationship_id), "program_id": state["program_id"],
+            "role": current.role_of(participant_id), "status": state["status"], "started_at": state["started_at"],
+            "mentor_id": state["mentor_id"], "mentee_id": state["mentee_id"], "goals": state["goals"],
+            "feedback_given": [f for f in feedback if f["feedback_id"] in given],
+            "feedback_received": [f for f in feedback if f["recipient_id"] == participant_id],
+            "actions_owned": [a for a in actions if a["owner_id"] == participant_id],
+            "actions_given": [a for a in actions if a["feedback_id"] in given],
+            "check_ins": state["check_ins"],
+            "concerns_raised": [self.ledger.concern_answer(UUID(row["concern_id"])) for row in raised],
+        }
+
+    # -- erasure ---------------------------------------------------------------------------------
+
+    def erase(self, principal: Principal, participant_id: str, reason: str | None = None) -> dict[str, Any]:
+        """Erase a person's personal data (a coordinator); asking again answers as the first time."""
+        if principal.role != COORDINATOR:
+            raise errors.NotPermittedError("Only a coordinator erases a participant.")
+        vault = self.ledger.vault
+        done = vault.erasure(participant_id)
+        if done is not None:
+            return _answer(participant_id, done)
+        if not vault.private:
+            raise errors.StoreNotMigratedError(
+                "This store was written before the privacy scheme: migrate it first "
+                "(flask --app wsgi privacy migrate --to <new DATABASE_URL>, see the README).")
+        if reason and _names(reason, participant_id):
+            raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
+                                             field="reason")
+        subject = vault.subject_of(participant_id)
+        if subject is None and not self.tokens.of(participant_id):
+            raise errors.NotFoundError("No such participant.")
+        subject = subject or "~" + secrets.token_hex(16)
+        scopes = vault.scopes_of(subject)
+        by = Act(principal.id, COORDINATOR, self.ledger.clock())
+        erased = [rid for rid in (UUID(scope) for scope in scopes)
+                  if self._record_in(rid, participant_id, PLACEHOLDER + subject[1:], reason, by)]
+        self.tokens.delete_for(participant_id)
+        delete_snapshots_of(self.ledger.snapshots.recorder, erased)
+        with vault.store.transaction(write=True) as cursor:
+            if vault.store.postgres is False:
+                cursor.execute("PRAGMA secure_delete = ON")
+            done = vault.forget(participant_id, subject, scopes, by=vault.subject_for(principal.id), reason=reason,
+                                relationships=len(erased), cursor=cursor)
+        if not compact_sqlite(self.ledger):
+            log.warning("erasure: the SQLite write-ahead log could not be emptied (a reader held it); "
+                        "it is emptied at the next checkpoint")
+        self.ledger.refresh()
+        log.info("erased a participant: %s, %d relationships", done["placeholder"], len(erased))
+        return _answer(participant_id, done)
+
+    def _record_in(self, relationship_id: UUID, participant_id: str, placeholder: str, reason: str | None,
+                   by: Act) -> bool:
+        """Record the erasure in one relationship (retrying if another write wins); False if it is not theirs."""
+        for _ in range(20):
+            try:
+                relationship = self.ledger.runner.current(relationship_id, fresh=True)
+            except errors.NotFoundError:
+                return False  # a key made for a relationship whose first event was never stored
+            role = relationship.role_of(participant_id) or relationship.role_of(placeholder)
+            if role is None or not isinstance(relationship, MentorshipRelationship):
+                return False
+            changed = deepcopy(relationship)
+            if not changed.erase_participant(role=role, placeholder=placeholder, reason=reason, by=by):
+                return True
+            try:
+                self.ledger.save(changed)
+            except RecordConflictError:
+                continue
+            return True
+        raise errors.ConcurrentCommandsError("The relationship kept changing; try the erasure again.")
+
+
+def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
+    erased_at = done["erased_at"]
+    return {"participant_id": participant_id,
+            "erased_at": datetime.fromisoformat(erased_at.replace("Z", "+00:00")) if isinstance(erased_at, str)
+            else erased_at,
+            "relationships": done["relationships"]}
+
+
+def _names(reason: str, participant_id: str) -> bool:
+    """Whether a reason names the person (ignoring case and compatibility forms)."""
+    return _folded(participant_id) in _folded(reason)
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()

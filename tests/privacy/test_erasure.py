@@ -1,0 +1,190 @@
+"""Erasure and export (API 1.1, "Privacy"): after erasure nothing readable remains, on either store, and the
+record still verifies; the export holds everything about the person and nothing about strangers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess  # nosec B404 - pg_dump, with fixed arguments
+from pathlib import Path
+
+import pytest
+
+from tests import pg
+from tests.api.conftest import build_service
+
+ERASED_ID = "mentee-12"
+# Every free text written by or to the mentee, in their relationship.
+THEIR_TEXTS = ["Lead a design review", "Your design review was clear", "Prepare a trade-off table",
+               "It helped me see the trade-offs", "Table done and shared", "Went through the goals",
+               "Holiday season", "My mentor keeps cancelling"]
+OTHER_TEXT = "Another relationship entirely"
+
+
+@pytest.fixture
+def world(store, tmp_path):
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline")
+    rid = service.start(goals=["Lead a design review"])["id"]
+    given = service.post("mentor", f"/v1/relationships/{rid}/feedback", {
+        "content": "Your design review was clear", "kind": "improvement", "skills": ["presenting"],
+        "action_items": [{"description": "Prepare a trade-off table"}]}, Idempotency_Key="give-1")
+    assert given.status_code == 201, given.json
+    feedback_id, action_id = given.json["feedback_id"], given.json["action_items"][0]["action_id"]
+    assert service.post("mentee", f"/v1/relationships/{rid}/feedback/{feedback_id}/receipt",
+                        {"reflection": "It helped me see the trade-offs", "usefulness": 4}).status_code == 201
+    assert service.post("mentee", f"/v1/relationships/{rid}/actions/{action_id}/completion",
+                        {"outcome": "Table done and shared"}).status_code == 201
+    assert service.post("mentee", f"/v1/relationships/{rid}/check-ins",
+                        {"held_on": "2026-01-05", "minutes": 30, "note": "Went through the goals"}).status_code == 201
+    assert service.post("coordinator", f"/v1/relationships/{rid}/pause", {"reason": "Holiday season"}).status_code == 200
+    assert service.post("coordinator", f"/v1/relationships/{rid}/resume", {}).status_code == 200
+    assert service.post("mentee", f"/v1/relationships/{rid}/concerns",
+                        {"content": "My mentor keeps cancelling"}).status_code == 201
+    other = service.start(mentee_id="mentee-13", goals=[OTHER_TEXT])["id"]
+    service.give(other, content=OTHER_TEXT)
+    yield service, rid, other, given.json
+    service.app.extensions["ledger"].close()
+
+
+def erase(service, who="coordinator", participant=ERASED_ID, **body):
+    return service.post(who, f"/v1/participants/{participant}/erasure", body or None)
+
+
+def store_bytes(store, tmp_path: Path) -> bytes:
+    """Everything the store holds on disk (SQLite file and write-ahead log), or a dump of it (PostgreSQL)."""
+    if store.kind == "sqlite":
+        found = b""
+        for path in sorted(tmp_path.glob("ledger.sqlite3*")):
+            found += path.read_bytes()
+        return found
+    dump = shutil.which("pg_dump") or "/usr/lib/postgresql/15/bin/pg_dump"
+    return subprocess.run([dump, "--no-owner", "-n", store.schema, "-d", pg.database_url()],  # nosec
+                          check=True, capture_output=True).stdout
+
+
+def test_after_erasure_nothing_readable_remains_and_the_record_still_verifies(world, store, tmp_path):
+    service, rid, other, first_answer = world
+    head = service.get("auditor", "/v1/audit/head").json if False else None
+    audit = service.get("auditor", "/v1/audit?limit=500").json["items"]
+    head = (audit[-1]["position"], audit[-1]["hash"])
+    health_before = service.get("coordinator", f"/v1/relationships/{rid}/health").json
+    mentor_growth = service.get("coordinator", "/v1/participants/mentor-7/growth").json
+    mentee_growth = service.get("coordinator", f"/v1/participants/{ERASED_ID}/growth").json
+    before = store_bytes(store, tmp_path)
+    assert ERASED_ID.encode() in before  # the search below can find the id when it is there
+    assert not any(text.encode() in before for text in THEIR_TEXTS + [OTHER_TEXT])  # texts are never plaintext
+
+    response = erase(service, reason="Asked under GDPR article 17")
+    assert response.status_code == 200, response.json
+    answer = response.json
+    assert answer["participant_id"] == ERASED_ID and answer["relationships"] == 1
+    again = erase(service)
+    assert again.status_code == 200 and again.json == answer  # idempotent, same erased_at
+
+    state = service.get("coordinator", f"/v1/relationships/{rid}").json
+    placeholder = state["mentee_id"]
+    assert placeholder.startswith("erased:") and ERASED_ID not in placeholder and state["mentor_id"] == "mentor-7"
+    assert state["goals"] is None and state["redacted"] is True
+    feedback, action, check_in = state["feedback"][0], state["actions"][0], state["check_ins"][0]
+    assert (feedback["content"], feedback["reflection"], feedback["redacted"]) == (None, None, True)
+    assert (feedback["recipient_id"], feedback["usefulness"], feedback["kind"]) == (placeholder, 4, "improvement")
+    assert (action["description"], action["outcome"], action["owner_id"]) == (None, None, placeholder)
+    assert (check_in["note"], check_in["minutes"], check_in["recorded_by"]) == (None, 30, placeholder)
+    replay = service.get("coordinator", f"/v1/relationships/{rid}?version=2").json
+    assert replay["feedback"][0]["content"] is None and replay["mentee_id"] == placeholder
+    as_of = service.get("coordinator", f"/v1/relationships/{rid}?as_of=2030-01-01T00:00:00Z").json
+    assert as_of["mentee_id"] == placeholder
+    events = service.get("auditor", f"/v1/relationships/{rid}/events?limit=100").json["items"]
+    assert events[-1]["type"] == "ParticipantErased" and events[-1]["actor"] == "ada"
+    assert events[-1]["data"]["reason"] == "Asked under GDPR article 17"
+    everything_served = json.dumps([state, replay, events,
+                                    service.get("auditor", "/v1/audit?limit=500").json,
+                                    service.get("auditor", "/v1/relationships?limit=500").json,
+                                    service.get("coordinator", f"/v1/relationships/{rid}/concerns").json])
+    assert ERASED_ID not in everything_served
+    assert not any(text in everything_served for text in THEIR_TEXTS)
+    for accept in ("text/csv", "application/x-ndjson"):
+        exported = service.client.get("/v1/audit", headers={**service.headers("auditor"), "Accept": accept}).data
+        assert ERASED_ID.encode() not in exported and b"Holiday season" not in exported
+        assert placeholder.encode() in exported
+    replayed = service.post("mentor", f"/v1/relationships/{rid}/feedback", {
+        "content": "Your design review was clear", "kind": "improvement", "skills": ["presenting"],
+        "action_items": [{"description": "Prepare a trade-off table"}]}, Idempotency_Key="give-1")
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json["action_items"][0]["description"] is None and replayed.json["redacted"] is True
+    assert replayed.json["action_items"][0]["owner_id"] == placeholder
+
+    # Figures are kept; the other relationship is untouched.
+    health_after = service.get("coordinator", f"/v1/relationships/{rid}/health").json
+    same = ("status", "score", "feedback_given", "two_way_ratio", "acknowledged", "actions", "last_feedback_at")
+    assert {k: health_after[k] for k in same} == {k: health_before[k] for k in same}
+    assert service.get("coordinator", "/v1/participants/mentor-7/growth").json == mentor_growth
+    assert service.get("coordinator", f"/v1/participants/{placeholder}/growth").json["skills"] == mentee_growth["skills"]
+    untouched = service.get("coordinator", f"/v1/relationships/{other}").json
+    assert untouched["goals"] == [OTHER_TEXT] and untouched["feedback"][0]["content"] == OTHER_TEXT
+
+    # The person is gone: token, growth, export, a new relationship; their relationship takes no new events.
+    assert service.get("mentee", f"/v1/relationships/{rid}").status_code == 401
+    assert service.get("coordinator", f"/v1/participants/{ERASED_ID}/growth").status_code == 410
+    gone = service.get("coordinator", f"/v1/participants/{ERASED_ID}/export")
+    assert gone.status_code == 410 and gone.json["type"].endswith("participant-erased")
+    assert service.post("coordinator", "/v1/relationships", {"program_id": "p", "mentor_id": "mentor-7",
+                                                             "mentee_id": ERASED_ID}).status_code == 409
+    refused = service.post("mentor", f"/v1/relationships/{rid}/feedback", {"content": "x", "kind": "general"})
+    assert refused.status_code == 409 and refused.json["type"].endswith("erased-participant")
+
+    # The chain verifies, through the head taken before.
+    verified = service.get("auditor", f"/v1/audit/verify?head_position={head[0]}&head_hash={head[1]}").json
+    assert verified["ok"] is True, verified
+
+    # Nothing readable remains in the store's files or dump.
+    after = store_bytes(store, tmp_path)
+    assert ERASED_ID.encode() not in after
+    assert not any(text.encode() in after for text in THEIR_TEXTS)
+    assert b"mentor-7" in after  # (the search does find ids that remain)
+
+
+def test_erasure_is_for_coordinators_and_names_no_one_in_its_reason(world):
+    service, rid, _, _ = world
+    assert erase(service, "auditor").status_code == 403
+    assert erase(service, "mentee").status_code == 403
+    named = erase(service, reason="Mentee-12 asked for it")
+    assert named.status_code == 422 and "reason" in named.json["errors"]
+    assert erase(service, participant="nobody-at-all").status_code == 404
+    assert service.get("coordinator", f"/v1/relationships/{rid}").json["mentee_id"] == ERASED_ID
+
+
+def test_the_export_holds_everything_about_the_person_and_nothing_about_strangers(world):
+    service, rid, other, _ = world
+    response = service.get("mentee", f"/v1/participants/{ERASED_ID}/export")
+    assert response.status_code == 200, response.json
+    document = response.json
+    (relationship,) = document["relationships"]
+    assert (relationship["relationship_id"], relationship["role"]) == (rid, "mentee")
+    assert relationship["goals"] == ["Lead a design review"]
+    assert relationship["feedback_received"][0]["content"] == "Your design review was clear"
+    assert relationship["feedback_received"][0]["reflection"] == "It helped me see the trade-offs"
+    assert relationship["actions_owned"][0]["outcome"] == "Table done and shared"
+    assert relationship["check_ins"][0]["note"] == "Went through the goals"
+    assert relationship["concerns_raised"][0]["content"] == "My mentor keeps cancelling"
+    assert [s["skill"] for s in document["skills_growth"]] == ["presenting"]
+    assert {e["type"] for e in document["audit_entries"]} == {
+        "FeedbackReceived", "ActionCompleted", "CheckInHeld", "ConcernRaised"}
+    assert all(e["actor"] == ERASED_ID for e in document["audit_entries"])
+    assert {t["role"] for t in document["tokens"]} == {"participant"}
+    served = json.dumps(document)
+    assert other not in served and OTHER_TEXT not in served and "mentee-13" not in served
+    assert service.get("coordinator", f"/v1/participants/{ERASED_ID}/export").status_code == 200
+    for who in ("mentor", "outsider", "auditor"):
+        assert service.get(who, f"/v1/participants/{ERASED_ID}/export").status_code == 404
+
+
+def test_the_command_line_erases_and_answers_the_same_when_asked_again(world):
+    service, rid, _, _ = world
+    runner = service.app.test_cli_runner()
+    first = runner.invoke(args=["privacy", "erase", ERASED_ID, "--reason", "left the program"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(args=["privacy", "erase", ERASED_ID])
+    assert json.loads(first.output) == json.loads(again.output)
+    assert json.loads(first.output)["relationships"] == 1
+    assert service.get("coordinator", f"/v1/relationships/{rid}").json["mentee_id"].startswith("erased:")
