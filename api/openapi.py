@@ -40,7 +40,9 @@ class ContractHeaders(BasePlugin):
                          **kwargs: Any) -> None:
         for method, operation in (operations or {}).items():
             responses = operation.get("responses", {})
-            if method == "post" and path and path.startswith("/v1/"):
+            if method == "post" and path and path.startswith("/v1/participants/"):  # erasure: idempotent itself
+                operation.setdefault("parameters", []).append(dict(COMMAND_HEADERS[0]))
+            if method == "post" and path and path.startswith("/v1/relationships"):  # the ledger's commands
                 operation.setdefault("parameters", []).extend(dict(p) for p in COMMAND_HEADERS)
                 for status, response in responses.items():
                     if str(status).startswith("2") and isinstance(response, dict):
