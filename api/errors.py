@@ -110,10 +110,19 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(status, detail, headers=headers)
 
 
+def status_of(error: errors.LedgerError) -> int:
+    """The HTTP status of a domain error (its family's)."""
+    return _family(error)[0]
+
+
+def _family(error: errors.LedgerError) -> tuple[int, str]:
+    return next(((status, slug) for family, status, slug in DOMAIN_STATUSES if isinstance(error, family)),
+                (409, "rule-broken"))
+
+
 def handle_ledger_error(error: errors.LedgerError) -> Response:
     """The family of a domain error decides its status; an error about one input names it, as validation does."""
-    status, slug = next(((status, slug) for family, status, slug in DOMAIN_STATUSES if isinstance(error, family)),
-                        (409, "rule-broken"))
+    status, slug = _family(error)
     extra = {"errors": {error.field: [str(error)]}} if error.field else {}
     return problem(status, str(error), title=error.title, slug=slug, **extra)
 

@@ -73,6 +73,8 @@ def check_body() -> Response | None:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         return problem(413, f"The body is larger than the limit of {limit} bytes.")
+    if request.path.startswith("/app/"):
+        return None  # the pages' forms (urlencoded), checked by their own schemas
     data = request.get_data(cache=True)
     if not data:
         return None
@@ -147,7 +149,15 @@ class WholeBodies:
         return self.wsgi_app(environ, start_response)
 
 
+# The pages (/app) and the API docs (/docs) load their own scripts, styles and images, and post their own forms.
+PAGES_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                "form-action 'self'; frame-ancestors 'none'")
+PAGE_PREFIXES = ("/app", "/docs")
+
+
 def add_security_headers(response: Response) -> Response:
+    if request.path.startswith(PAGE_PREFIXES):
+        response.headers.setdefault("Content-Security-Policy", PAGES_POLICY)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.path.startswith("/v1"):

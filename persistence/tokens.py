@@ -118,6 +118,23 @@ class TokenStore:
             return None
         return Principal(row[1], row[2])
 
+    def session_key(self, token: str) -> tuple[str, str] | None:
+        """What a browser session keeps of a live token instead of the token: (prefix, its stored hash)."""
+        if self.authenticate(token) is None:
+            return None
+        parts = _split(token)
+        return (parts[0], _digest(token)) if parts else None
+
+    def by_session_key(self, prefix: str, token_hash: str) -> Principal | None:
+        """The principal of a session's token, if that token is still live (revocation and erasure apply)."""
+        with self.reader() as cursor:
+            cursor.execute(f"SELECT token_hash, principal_id, role, revoked_at FROM {self.table} "
+                           f"WHERE prefix = {self.p}", (prefix,))
+            row = cursor.fetchone()
+        if row is None or row[3] is not None or not hmac.compare_digest(row[0], token_hash):
+            return None
+        return Principal(row[1], row[2])
+
     def revoke(self, token_or_prefix: str) -> TokenInfo:
         """Revoke a token, named by itself or by its prefix; effective on the next request."""
         parts = _split(token_or_prefix)

@@ -58,6 +58,9 @@ class HealthSchema(Schema):
     open_concerns = fields.Integer(allow_none=True, metadata={
         "description": "Concerns raised and not yet resolved; coordinators and auditors only, "
                        "for the current health only (null in replays)."})
+    score_parts = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={
+        "description": "The points of each part of the score (balance, closure, follow_through, cadence, "
+                       "responsiveness) and overdue_penalty (0 or negative): what pulls the score down."})
     as_of = UTCDateTime(required=True)
     as_of_position = fields.Integer(required=True, allow_none=True)
 

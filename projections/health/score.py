@@ -62,6 +62,13 @@ def overdue(figures: HealthFigures, now: datetime) -> int:
 
 def score(figures: HealthFigures, now: datetime, median: float | None = None, late: int | None = None) -> int:
     """The 0-100 score (see the module docstring for the formula)."""
+    total = sum(score_parts(figures, now, median, late).values())
+    return math.floor(clamp(total, 0, 100) + 0.5)
+
+
+def score_parts(figures: HealthFigures, now: datetime, median: float | None = None, late: int | None = None
+                ) -> dict[str, float]:
+    """The points of each part of the score, and the overdue penalty (negative): what pulls a score down."""
     median = median_hours(figures) if median is None else median
     late = overdue(figures, now) if late is None else late
     quiet = whole_days(now, figures.last_contact_at)
@@ -74,9 +81,9 @@ def score(figures: HealthFigures, now: datetime, median: float | None = None, la
         "responsiveness": 0.0 if median is None else clamp(
             1 - (median - RESPONSE_GRACE_HOURS) / (RESPONSE_ZERO_HOURS - RESPONSE_GRACE_HOURS)),
     }
-    total = sum(WEIGHTS[name] * value for name, value in parts.items())
-    total -= min(OVERDUE_PENALTY_CAP, OVERDUE_PENALTY * late)
-    return math.floor(clamp(total, 0, 100) + 0.5)
+    points = {name: WEIGHTS[name] * value for name, value in parts.items()}
+    points["overdue_penalty"] = -min(OVERDUE_PENALTY_CAP, OVERDUE_PENALTY * late)
+    return points
 
 
 def status(figures: HealthFigures, now: datetime, points: int) -> str:
@@ -93,6 +100,7 @@ def assess(figures: HealthFigures, now: datetime, as_of_position: int | None = N
     """The health representation of the HTTP contract, at ``now``."""
     median = median_hours(figures)
     late = overdue(figures, now)
+    parts = score_parts(figures, now, median, late)
     points = score(figures, now, median, late)
     larger = max(figures.by_mentor, figures.by_mentee)
     return {
@@ -114,6 +122,7 @@ def assess(figures: HealthFigures, now: datetime, as_of_position: int | None = N
         "last_check_in_on": figures.last_check_in_on,
         "days_since_last_contact": whole_days(now, figures.last_contact_at),
         "open_concerns": figures.open_concerns,
+        "score_parts": {name: round(value, 2) for name, value in parts.items()},
         "as_of": now,
         "as_of_position": as_of_position,
     }

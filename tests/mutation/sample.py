@@ -84,7 +84,7 @@ SAMPLE = [
            "return math.floor(clamp(total, 0, 100) + 0.5)", "return round(clamp(total, 0, 100))", HEALTH_TESTS,
            "the score is rounded half up"),
     Mutant("overdue-penalty-uncapped", "projections/health/score.py",
-           "total -= min(OVERDUE_PENALTY_CAP, OVERDUE_PENALTY * late)", "total -= OVERDUE_PENALTY * late",
+           "= -min(OVERDUE_PENALTY_CAP, OVERDUE_PENALTY * late)", "= -(OVERDUE_PENALTY * late)",
            HEALTH_TESTS, "the overdue penalty is at most 20"),
     # a @delta.register function: outside mutmut's reach
     Mutant("feedback-counted-for-the-other-side", "projections/health/figures.py",

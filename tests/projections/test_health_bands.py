@@ -248,6 +248,8 @@ def test_the_assessment_names_every_figure_of_the_contract():
         "last_check_in_on": date(2026, 2, 25),
         "days_since_last_contact": 4,
         "open_concerns": 0,
+        "score_parts": {"balance": 16.67, "closure": 20.0, "follow_through": 6.67, "cadence": 20.0,
+                        "responsiveness": 10.0, "overdue_penalty": -5},
         "as_of": NOW,
         "as_of_position": 42,
     }
