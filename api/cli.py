@@ -27,6 +27,11 @@ tokens_cli = AppGroup("tokens", help="Issue, list and revoke API bearer tokens."
 @click.option("--principal", required=True, help="The principal id (1-128 characters), e.g. an email or HR id.")
 def issue(role: str, principal: str) -> None:
     """Issue a token; it is printed alone, once, and stored only as a hash."""
+    from domain.identifiers import normalised
+
+    if current_app.extensions["ledger"].vault.erasure(normalised(principal)) is not None:
+        raise click.BadParameter("this participant's personal data was erased: no token is issued for the id",
+                                 param_hint="--principal")
     try:
         token = current_app.extensions["tokens"].issue(principal, role)
     except ValueError as error:
@@ -205,8 +210,14 @@ def erase(participant_id: str, reason: str | None, by: str) -> None:
     from domain import errors
     from domain.identifiers import normalised
 
+    from domain.identifiers import identifier_problem
+
+    problem = identifier_problem(normalised(by))
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--by")
     try:
-        answer = current_app.extensions["privacy"].erase(_operator(by), normalised(participant_id), reason)
+        answer = current_app.extensions["privacy"].erase(_operator(normalised(by)), normalised(participant_id),
+                                                         reason)
     except errors.LedgerError as error:
         raise click.ClickException(str(error)) from None
     if current_app.config["PROJECTIONS_MODE"] == "inline":

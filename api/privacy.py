@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.reads import keep_views_current
+from api.reads import fresh, keep_views_current
+from api.schemas.common import FreshnessQuerySchema
 from api.schemas.privacy import ErasureAnswerSchema, ErasureSchema, ExportSchema
 from domain.identifiers import normalised
 from projections.privacy import Privacy
@@ -23,15 +26,28 @@ def privacy() -> Privacy:
 
 
 @blp.route("/participants/<path:participant_id>/export", methods=["GET"])
+@blp.arguments(FreshnessQuerySchema, location="query")
 @blp.response(200, ExportSchema)
 @blp.alt_response(410, response="GONE", description="The participant was erased.")
-def export_participant(participant_id: str) -> Any:
+def export_participant(query: dict[str, Any], participant_id: str) -> Any:
     """Everything held about a participant (the participant themself, or a coordinator; others: 404)."""
-    keep_views_current()
+    fresh(query, "relationship_index", "skills_growth", "audit_trail")
     return privacy().export(current_principal(), normalised(participant_id))
 
 
+def erasable(view: Callable[..., Any]) -> Callable[..., Any]:
+    """404 (unknown participant) and 403 (not a coordinator) before the body is read (422)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        privacy().check_erasable(current_principal(), normalised(kwargs["participant_id"]))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @blp.route("/participants/<path:participant_id>/erasure", methods=["POST"])
+@erasable
 @blp.arguments(ErasureSchema)
 @blp.response(200, ErasureAnswerSchema)
 @blp.alt_response(409, response="CONFLICT", description="The store was written before the privacy scheme "

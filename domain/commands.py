@@ -277,8 +277,9 @@ class CommandRunner:
         if accepted.fingerprint != context.fingerprint or accepted.command != spec.name:
             raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         target_id, version = accepted.relationship_id, accepted.relationship_version
-        if accepted.key != context.key or accepted.principal_id != principal.id or disagreement(
-                self.ledger.events, target_id, version, context.key, principal.id) is not None:
+        stored_key = self.ledger.stored_key(context.key)
+        if accepted.key != stored_key or accepted.principal_id != principal.id or disagreement(
+                self.ledger.events, target_id, version, stored_key, principal.id) is not None:
             log.error("idempotency record %s disagrees with the events: not replayed", accepted.id)
             raise errors.RecordInconsistentError(
                 "The stored record of this request disagrees with the events; it is not replayed. "

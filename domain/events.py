@@ -45,11 +45,13 @@ class Attributed:
     Each event class also says in words what happened (``summary``), for the audit trail, and which of its
     fields are personal data: ``PEOPLE`` name participants (stored as pseudonymous subjects), ``TEXTS`` are
     free text (stored encrypted with the relationship's key); ``name.key`` means that key in each item of the
-    list ``name``. Erasure works on these declarations alone (``persistence.privacy``).
+    list ``name``; ``KEYS`` are values a client chose (its Idempotency-Key), kept only as a keyed digest, since
+    they may hold anything. Erasure works on these declarations alone (``persistence.privacy``).
     """
 
     PEOPLE = ("actor",)  # (not annotated: declarations of the class, not fields of the event)
     TEXTS = ()
+    KEYS = ("command_id",)  # chosen by a client, compared, never shown: stored as a keyed digest
 
     actor: str
     actor_role: str

@@ -33,6 +33,7 @@ class AcceptedCommand(Aggregate):
 
     class CommandAccepted(Aggregate.Created):
         PEOPLE = ("principal_id",)  # stored as a subject (persistence.privacy)
+        KEYS = ("key",)  # stored as a keyed digest: a client's key may hold anything
 
         principal_id: str
         key: str

@@ -132,6 +132,10 @@ class MentorshipLedger(History, Application[UUID]):
         """Subjects, keys and erasures (``persistence.privacy.Vault``)."""
         return self.mapper.vault
 
+    def stored_key(self, key: str) -> str:
+        """An Idempotency-Key as events and idempotency records keep it (a keyed digest under the scheme)."""
+        return self.vault.stored_key(key)
+
     def refresh(self) -> None:
         """Start of a request: if a participant was erased since (by any process), forget what was read."""
         if self.vault.refresh():

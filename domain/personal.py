@@ -9,6 +9,7 @@ be named and opened when the summary is read.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 SUBJECT = re.compile(r"^~([0-9a-f]{32})$")
 PLACEHOLDER = "erased:"
@@ -20,5 +21,7 @@ TEXT_IN_SUMMARY = re.compile("\ue002([^\ue003]*)\ue003")
 
 
 def is_reserved(participant_id: str) -> bool:
-    """Ids a program may not choose: they read as subjects or placeholders."""
-    return participant_id.startswith(("~", PLACEHOLDER))
+    """Ids a program may not choose: they read as subjects or placeholders (in any case or compatibility form,
+    so that nothing can pass for one)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", participant_id).casefold())
+    return folded.startswith(("~", PLACEHOLDER)) or participant_id.startswith(("~", PLACEHOLDER))

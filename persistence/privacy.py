@@ -35,6 +35,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -46,11 +47,15 @@ from eventsourcing.utils import get_topic
 
 from domain import errors
 from domain.personal import ERASED, PLACEHOLDER, SUBJECT, TEXT_IN_SUMMARY, WHO_IN_SUMMARY
+from persistence.pg_datastore import TRANSIENT
+from persistence.pg_recorders import STARTUP_PATIENCE
 from persistence.signing import instance_key
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
 
+LOOKUP = "lookup"  # the scope of the deployment's lookup key (erasure records, clients' keys)
+DIGEST = "h:"  # how a stored digest of a client's key starts
 MARK = "_private"  # in a stored event's state: 1 when its people are subjects and its texts ciphertext
 MASTER_KEY_FILE = "master.key"
 NOTHING = "~"  # a subject no one has: filters on an unknown participant match nothing
@@ -98,6 +103,7 @@ class Vault:
         self._subjects: dict[str, str] = {}  # participant id -> subject ("~hex")
         self._keys: dict[str, AESGCM | None] = {}  # scope -> its cipher (None: erased)
         self._generation = -1
+        self._lookup: bytes | None = None
         self.private = False  # settled by the ledger (``settle``) once it knows whether the store has events
         self.anchor: tuple[int, str] | None = None
         self.create_tables()
@@ -105,6 +111,18 @@ class Vault:
     # -- setup ---------------------------------------------------------------------
 
     def create_tables(self) -> None:
+        """The vault's tables (waiting out a PostgreSQL that is still starting, as the recorders do)."""
+        deadline = time.monotonic() + STARTUP_PATIENCE
+        while True:
+            try:
+                self._create_tables()
+                return
+            except TRANSIENT:
+                if not self.store.postgres or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _create_tables(self) -> None:
         if self.store.postgres:
             with self.store.datastore.schema_change():  # the schema itself, if the store is new
                 pass
@@ -168,11 +186,20 @@ class Vault:
         if subject is not None:
             return subject
         table = self.store.table("privacy_subjects")
+        mac = self.mac(participant_id)
         with self.store.transaction(write=True) as cursor:
-            cursor.execute(f"INSERT INTO {table} (participant_id, subject) VALUES (?, ?) "
-                           "ON CONFLICT (participant_id) DO NOTHING", (participant_id, "~" + secrets.token_hex(16)))
             cursor.execute(f"SELECT subject FROM {table} WHERE participant_id = ?", (participant_id,))
-            subject = cursor.fetchone()[0]
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute(f"SELECT 1 FROM {self.store.table('privacy_erasures')} WHERE mac = ?", (mac,))
+                if cursor.fetchone() is not None:  # an erased id is never stored again
+                    raise errors.ErasedParticipantError("This participant's personal data was erased.")
+                cursor.execute(f"INSERT INTO {table} (participant_id, subject) VALUES (?, ?) "
+                               "ON CONFLICT (participant_id) DO NOTHING",
+                               (participant_id, "~" + secrets.token_hex(16)))
+                cursor.execute(f"SELECT subject FROM {table} WHERE participant_id = ?", (participant_id,))
+                row = cursor.fetchone()
+            subject = row[0]
         self._remember(participant_id, subject)
         return subject
 
@@ -229,7 +256,16 @@ class Vault:
     def start_scope(self, scope: str, subjects: Iterable[str]) -> None:
         """A new relationship: its key, and who can erase it."""
         data_key = AESGCM.generate_key(bit_length=256)
+        subjects = list(subjects)
         with self.store.transaction(write=True) as cursor:
+            # Each participant must still be there (an erasure may have deleted one since it was named);
+            # on PostgreSQL the rows are held until this commits, so an erasure waits for it, then sees the link.
+            lock = " FOR SHARE" if self.store.postgres else ""
+            for subject in subjects:
+                cursor.execute(f"SELECT 1 FROM {self.store.table('privacy_subjects')} WHERE subject = ?{lock}",
+                               (subject,))
+                if cursor.fetchone() is None:
+                    raise errors.ErasedParticipantError("This participant's personal data was erased.")
             cursor.execute(f"INSERT INTO {self.store.table('privacy_keys')} (scope, wrapped, key_id) VALUES (?, ?, ?) "
                            "ON CONFLICT (scope) DO NOTHING", (scope, self._wrap(scope, data_key), self.master_id))
             for subject in subjects:
@@ -295,6 +331,32 @@ class Vault:
         self._keys.clear()
         return len(rows)
 
+    # -- keys a client chose -----------------------------------------------------------
+
+    def stored_key(self, value: str) -> str:
+        """A client's value (an Idempotency-Key) as stored under the scheme: a keyed digest, compared, never shown."""
+        if not self.private or value.startswith(DIGEST):
+            return value
+        return DIGEST + hmac.new(self._lookup_key(), b"key:" + value.encode(), hashlib.sha256).hexdigest()
+
+    def _lookup_key(self) -> bytes:
+        """A key of the deployment's own, wrapped like the others (so it survives a master key rotation)."""
+        if self._lookup is None:
+            with self.store.transaction(write=False) as cursor:
+                row = self._lookup_row(cursor)
+            if row is None:
+                with self.store.transaction(write=True) as cursor:
+                    cursor.execute(f"INSERT INTO {self.store.table('privacy_keys')} (scope, wrapped, key_id) "
+                                   "VALUES (?, ?, ?) ON CONFLICT (scope) DO NOTHING",
+                                   (LOOKUP, self._wrap(LOOKUP, os.urandom(32)), self.master_id))
+                    row = self._lookup_row(cursor)
+            self._lookup = self._unwrap(LOOKUP, row[0], row[1])
+        return self._lookup
+
+    def _lookup_row(self, cursor: Any) -> tuple | None:
+        cursor.execute(f"SELECT wrapped, key_id FROM {self.store.table('privacy_keys')} WHERE scope = ?", (LOOKUP,))
+        return cursor.fetchone()
+
     # -- summaries -------------------------------------------------------------------------
 
     def render(self, summary: str, scope: str) -> tuple[str, bool]:
@@ -318,8 +380,9 @@ class Vault:
     # -- erasure ------------------------------------------------------------------------------
 
     def mac(self, participant_id: str) -> str:
-        """A keyed hash of an id, to find its erasure again (the id itself is never kept)."""
-        return hmac.new(self.master, b"erasure:" + participant_id.encode(), hashlib.sha256).hexdigest()
+        """A keyed hash of an id, to find its erasure again (the id itself is never kept); the lookup key is
+        the deployment's own, so a master key rotation does not lose it."""
+        return hmac.new(self._lookup_key(), b"erasure:" + participant_id.encode(), hashlib.sha256).hexdigest()
 
     def erasure(self, participant_id: str) -> dict[str, Any] | None:
         """The record of this id's erasure, if it was erased."""
@@ -338,15 +401,18 @@ class Vault:
                            (subject,))
             return [row[0] for row in cursor.fetchall()]
 
-    def forget(self, participant_id: str, subject: str, scopes: list[str], *, by: str, reason: str | None,
-               relationships: int, cursor: Any) -> dict[str, Any]:
-        """Delete the id's subject row and the keys of its relationships; keep the record of the erasure.
-
-        Runs in the caller's transaction (which also deletes the tokens and snapshots)."""
+    def forget(self, participant_id: str, subject: str, *, by: str, reason: str | None, relationships: int,
+               cursor: Any) -> list[str]:
+        """Delete the id's subject row, then the keys of every relationship linked to it (also one linked a
+        moment ago); keep the record of the erasure. Runs in the caller's transaction (which also deletes the
+        tokens). Answers every relationship scope that was linked."""
         erased_at = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         placeholder = PLACEHOLDER + subject[1:]
         cursor.execute(f"DELETE FROM {self.store.table('privacy_subjects')} WHERE participant_id = ?",
                        (participant_id,))
+        cursor.execute(f"SELECT scope FROM {self.store.table('privacy_links')} WHERE subject = ? ORDER BY scope",
+                       (subject,))
+        scopes = [row[0] for row in cursor.fetchall()]
         for start in range(0, len(scopes), 500):
             chunk = scopes[start:start + 500]
             cursor.execute(f"DELETE FROM {self.store.table('privacy_keys')} "
@@ -357,7 +423,24 @@ class Vault:
                        "ON CONFLICT (mac) DO NOTHING",
                        (self.mac(participant_id), placeholder, erased_at, relationships, by, reason))
         cursor.execute(f"UPDATE {self.store.table('privacy_generation')} SET value = value + 1 WHERE id = 1")
-        return {"placeholder": placeholder, "erased_at": erased_at, "relationships": relationships}
+        return scopes
+
+    def count_relationships(self, participant_id: str, relationships: int) -> None:
+        """Correct an erasure's count of relationships (one started while it ran was erased after it)."""
+        with self.store.transaction(write=True) as cursor:
+            cursor.execute(f"UPDATE {self.store.table('privacy_erasures')} SET relationships = ? WHERE mac = ?",
+                           (relationships, self.mac(participant_id)))
+
+    def erasure_by_placeholder(self, placeholder: str) -> dict[str, Any] | None:
+        """The record of the erasure a placeholder stands for, if any."""
+        with self.store.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT placeholder, erased_at, relationships, erased_by, reason FROM "
+                           f"{self.store.table('privacy_erasures')} WHERE placeholder = ?", (placeholder,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return {"placeholder": row[0], "erased_at": row[1], "relationships": row[2], "erased_by": row[3],
+                "reason": row[4]}
 
 
 def short_text(value: Any) -> str:
@@ -405,6 +488,8 @@ class PrivateMapper(Mapper[Any]):
             vault.start_scope(scope, [state[name] for name in cls.PARTICIPANTS])
         for name in getattr(cls, "TEXTS", ()):
             _change(state, name, lambda value: vault.seal(scope, value))
+        for name in getattr(cls, "KEYS", ()):
+            _change(state, name, vault.stored_key)
 
     def as_stored(self, stored_event: StoredEvent) -> Any:
         """The event with its values as stored (subjects, ciphertext)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import unicodedata
 from copy import deepcopy
 from datetime import datetime
@@ -22,7 +23,7 @@ from eventsourcing.persistence import RecordConflictError
 from domain import errors
 from domain.events import Act
 from domain.ledger import MentorshipLedger
-from domain.personal import PLACEHOLDER
+from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
 from domain.relationship import MentorshipRelationship
 from persistence.stores import compact_sqlite, delete_snapshots_of
@@ -43,6 +44,7 @@ class Privacy:
         self.queries = queries
         self.projections = queries.projections
         self.tokens = tokens
+        self._one_at_a_time = threading.Lock()  # erasures in this process, one after the other
 
     # -- export ---------------------------------------------------------------------------
 
@@ -51,8 +53,10 @@ class Privacy:
         if principal.id != participant_id and principal.role != COORDINATOR:
             raise errors.NotFoundError("No such participant.")
         vault = self.ledger.vault
-        if vault.erasure(participant_id) is not None:
+        if self.erased(participant_id) is not None:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
+        if ERASED.match(participant_id):
+            raise errors.NotFoundError("No such participant.")
         stored = self.queries.stored_as(participant_id)
         tokens = self.tokens.of(participant_id)
         relationships = self._relationships(participant_id, stored)
@@ -69,8 +73,8 @@ class Privacy:
             "relationships": relationships,
             "skills_growth": skills,
             "audit_entries": audit,
-            "tokens": [{"prefix": t.prefix, "role": t.role, "created_at": t.created_at, "revoked_at": t.revoked_at}
-                       for t in tokens],
+            "tokens": [{"prefix": t.prefix, "role": t.role, "created_at": _moment(t.created_at),
+                        "revoked_at": _moment(t.revoked_at)} for t in tokens],
         }
 
     def _relationships(self, participant_id: str, stored: str) -> list[dict[str, Any]]:
@@ -107,42 +111,73 @@ class Privacy:
 
     # -- erasure ---------------------------------------------------------------------------------
 
+    def check_erasable(self, principal: Principal, participant_id: str) -> None:
+        """404 for an id the service knows nothing of (and never erased), then 403 for anyone but a coordinator:
+        before the body is read."""
+        vault = self.ledger.vault
+        known = (self.erased(participant_id) is not None or (not ERASED.match(participant_id) and (
+            vault.subject_of(participant_id) is not None or bool(self.tokens.of(participant_id)))))
+        if not known:
+            raise errors.NotFoundError("No such participant.")
+        if principal.role != COORDINATOR:
+            raise errors.NotPermittedError("Only a coordinator erases a participant.")
+
     def erase(self, principal: Principal, participant_id: str, reason: str | None = None) -> dict[str, Any]:
         """Erase a person's personal data (a coordinator); asking again answers as the first time."""
         if principal.role != COORDINATOR:
             raise errors.NotPermittedError("Only a coordinator erases a participant.")
         vault = self.ledger.vault
-        done = vault.erasure(participant_id)
+        done = self.erased(participant_id)
         if done is not None:
             return _answer(participant_id, done)
+        if ERASED.match(participant_id):
+            raise errors.NotFoundError("No such participant.")
         if not vault.private:
             raise errors.StoreNotMigratedError(
                 "This store was written before the privacy scheme: migrate it first "
                 "(flask --app wsgi privacy migrate --to <new DATABASE_URL>, see the README).")
-        if reason and _names(reason, participant_id):
-            raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
-                                             field="reason")
         subject = vault.subject_of(participant_id)
         if subject is None and not self.tokens.of(participant_id):
             raise errors.NotFoundError("No such participant.")
-        subject = subject or "~" + secrets.token_hex(16)
-        scopes = vault.scopes_of(subject)
+        if reason and _names(reason, participant_id):
+            raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
+                                             field="reason")
+        with self._one_at_a_time:
+            return self._erase(principal, participant_id, subject or "~" + secrets.token_hex(16), reason)
+
+    def _erase(self, principal: Principal, participant_id: str, subject: str, reason: str | None) -> dict[str, Any]:
+        vault = self.ledger.vault
+        by_subject = vault.subject_for(principal.id)  # (outside the transaction below: it may write)
+        placeholder = PLACEHOLDER + subject[1:]
         by = Act(principal.id, COORDINATOR, self.ledger.clock())
-        erased = [rid for rid in (UUID(scope) for scope in scopes)
-                  if self._record_in(rid, participant_id, PLACEHOLDER + subject[1:], reason, by)]
-        self.tokens.delete_for(participant_id)
+        first = vault.scopes_of(subject)
+        erased = [rid for rid in map(UUID, first) if self._record_in(rid, participant_id, placeholder, reason, by)]
         delete_snapshots_of(self.ledger.snapshots.recorder, erased)
         with vault.store.transaction(write=True) as cursor:
-            if vault.store.postgres is False:
+            if not vault.store.postgres:
                 cursor.execute("PRAGMA secure_delete = ON")
-            done = vault.forget(participant_id, subject, scopes, by=vault.subject_for(principal.id), reason=reason,
-                                relationships=len(erased), cursor=cursor)
+            cursor.execute(f"DELETE FROM {self.tokens.table} WHERE principal_id = ?", (participant_id,))
+            every = vault.forget(participant_id, subject, by=by_subject, reason=reason, relationships=len(erased),
+                                 cursor=cursor)
+        # A relationship started with them while this ran: its key is gone with the others; record it too.
+        late = [rid for rid in map(UUID, sorted(set(every) - set(first)))
+                if self._record_in(rid, participant_id, placeholder, reason, by)]
+        if late:
+            delete_snapshots_of(self.ledger.snapshots.recorder, late)
+            vault.count_relationships(participant_id, len(erased) + len(late))
         if not compact_sqlite(self.ledger):
             log.warning("erasure: the SQLite write-ahead log could not be emptied (a reader held it); "
                         "it is emptied at the next checkpoint")
         self.ledger.refresh()
-        log.info("erased a participant: %s, %d relationships", done["placeholder"], len(erased))
+        done = vault.erasure(participant_id)
+        log.info("erased a participant: %s, %d relationships", done["placeholder"], done["relationships"])
         return _answer(participant_id, done)
+
+    def erased(self, participant_id: str) -> dict[str, Any] | None:
+        """The record of this person's erasure, found by their id or by the placeholder that replaced it."""
+        if ERASED.match(participant_id):
+            return self.ledger.vault.erasure_by_placeholder(participant_id)
+        return self.ledger.vault.erasure(participant_id)
 
     def _record_in(self, relationship_id: UUID, participant_id: str, placeholder: str, reason: str | None,
                    by: Act) -> bool:
@@ -166,6 +201,10 @@ class Privacy:
         raise errors.ConcurrentCommandsError("The relationship kept changing; try the erasure again.")
 
 
+def _moment(stamp: str | None) -> datetime | None:
+    return None if stamp is None else datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
     erased_at = done["erased_at"]
     return {"participant_id": participant_id,
@@ -175,8 +214,13 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names(reason: str, participant_id: str) -> bool:
-    """Whether a reason names the person (ignoring case and compatibility forms)."""
-    return _folded(participant_id) in _folded(reason)
+    """Whether a reason names the person (ignoring case and compatibility forms): the id, or the name part of
+    an email address."""
+    folded, words = _folded(reason), [_folded(participant_id)]
+    local = words[0].partition("@")[0]
+    if "@" in words[0] and len(local) >= 3:
+        words.append(local)
+    return any(word in folded for word in words)
 
 
 def _folded(text: str) -> str:

@@ -14,6 +14,8 @@ from tests import pg
 # start, signs snapshots and seals audit entries with it (tests/projections/test_signing.py covers the key
 # file a deployment without the variable gets).
 os.environ.setdefault("LEDGER_SIGNING_KEY", "5e" * 32)
+# Likewise one master key (tests/privacy/test_keys.py covers the key file made without the variable).
+os.environ.setdefault("LEDGER_MASTER_KEY", "6d" * 32)
 
 
 @dataclass

@@ -47,8 +47,8 @@ class ExportedRelationshipSchema(Schema):
 class ExportedTokenSchema(Schema):
     prefix = fields.String(required=True)
     role = fields.String(required=True)
-    created_at = fields.String(required=True, metadata={"format": "date-time"})
-    revoked_at = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+    created_at = UTCDateTime(required=True)
+    revoked_at = UTCDateTime(required=True, allow_none=True)
 
 
 class ExportSchema(Schema):

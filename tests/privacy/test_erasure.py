@@ -188,3 +188,123 @@ def test_the_command_line_erases_and_answers_the_same_when_asked_again(world):
     assert json.loads(first.output) == json.loads(again.output)
     assert json.loads(first.output)["relationships"] == 1
     assert service.get("coordinator", f"/v1/relationships/{rid}").json["mentee_id"].startswith("erased:")
+
+
+# -- what a hostile or careless caller tries --------------------------------------------------------------
+
+
+def test_an_erased_id_never_comes_back_as_a_token_or_a_new_participant(world):
+    service, _, _, _ = world
+    assert erase(service).status_code == 200
+    runner = service.app.test_cli_runner()
+    issued = runner.invoke(args=["tokens", "issue", "--role", "coordinator", "--principal", ERASED_ID])
+    assert issued.exit_code != 0 and "erased" in issued.output
+    started = service.post("coordinator", "/v1/relationships",
+                           {"program_id": "p2", "mentor_id": ERASED_ID, "mentee_id": "someone-new"})
+    assert started.status_code == 409 and started.json["type"].endswith("erased-participant")
+    vault = service.app.extensions["ledger"].vault
+    assert vault.subject_of(ERASED_ID) is None
+
+
+def test_someone_with_only_a_token_is_erased_whole(world, store, tmp_path):
+    service, _, _, _ = world
+    service.app.extensions["tokens"].issue("token-only-person", "participant")
+    service.app.extensions["ledger"].refresh()
+    first = erase(service, participant="token-only-person")
+    assert first.status_code == 200 and first.json["relationships"] == 0
+    assert erase(service, participant="token-only-person").json == first.json
+    assert service.get("coordinator", "/v1/participants/token-only-person/export").status_code == 410
+    assert b"token-only-person" not in store_bytes(store, tmp_path)
+
+
+def test_a_master_key_rotation_keeps_every_erasure(world):
+    service, _, _, _ = world
+    assert erase(service).status_code == 200
+    vault = service.app.extensions["ledger"].vault
+    old = vault.master
+    new = bytes(range(32))
+    from persistence.privacy import Vault
+
+    rotated = Vault(vault.store, (new, old))
+    rotated.settle(has_events=True)
+    assert rotated.rewrap() >= 1
+    after = Vault(vault.store, (new,))
+    after.settle(has_events=True)
+    assert after.erasure(ERASED_ID) is not None  # still found: the lookup key is wrapped, not derived
+    assert after.stored_key("some-key") == vault.stored_key("some-key")
+
+
+def test_a_relationship_linked_while_an_erasure_runs_loses_its_key_too(world):
+    service, _, _, _ = world
+    vault = service.app.extensions["ledger"].vault
+    subject = vault.subject_of(ERASED_ID)
+    known = vault.scopes_of(subject)
+    late = "11111111-2222-3333-4444-555555555555"
+    vault.start_scope(late, [subject])  # linked after the erasure read the scopes
+    with vault.store.transaction(write=True) as cursor:
+        every = vault.forget(ERASED_ID, subject, by="~" + "0" * 32, reason=None, relationships=len(known),
+                             cursor=cursor)
+    assert late in every and set(known) <= set(every)
+    vault.refresh()
+    assert vault._cipher(late) is None
+    with pytest.raises(Exception, match="erased"):
+        vault.start_scope("66666666-7777-8888-9999-000000000000", [subject])
+
+
+def test_idempotency_keys_are_kept_as_digests_so_none_can_hold_the_id(world, store, tmp_path):
+    service, rid, _, _ = world
+    key = f"ack-by-{ERASED_ID}"
+    check_in = service.post("mentee", f"/v1/relationships/{rid}/check-ins",
+                            {"held_on": "2026-01-05", "minutes": 10}, Idempotency_Key=key)
+    assert check_in.status_code == 201
+    again = service.post("mentee", f"/v1/relationships/{rid}/check-ins",
+                         {"held_on": "2026-01-05", "minutes": 10}, Idempotency_Key=key)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert erase(service).status_code == 200
+    assert ERASED_ID.encode() not in store_bytes(store, tmp_path)
+
+
+def test_placeholders_name_the_erasure_they_stand_for_and_nothing_else(world):
+    service, rid, _, _ = world
+    answer = erase(service).json
+    placeholder = service.get("coordinator", f"/v1/relationships/{rid}").json["mentee_id"]
+    by_placeholder = erase(service, participant=placeholder).json
+    assert {**by_placeholder, "participant_id": ERASED_ID} == answer
+    assert service.get("coordinator", f"/v1/participants/{placeholder}/export").status_code == 410
+    made_up = "erased:" + "1" * 32
+    assert service.get("coordinator", f"/v1/participants/{made_up}/export").status_code == 404
+    assert erase(service, participant=made_up).status_code == 404
+
+
+@pytest.mark.parametrize("reason", ["Mentee-12 asked", "asked by MENTEE-12 in person", "per mentee-12@example.org"])
+def test_a_reason_naming_the_person_is_refused(world, reason):
+    service, _, _, _ = world
+    assert erase(service, reason=reason).status_code == 422
+
+
+def test_a_reason_naming_the_name_part_of_an_email_is_refused(store, tmp_path):
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline")
+    try:
+        service.start(mentee_id="zed.alice@example.com")
+        named = erase(service, participant="zed.alice@example.com", reason="asked by zed.alice")
+        assert named.status_code == 422 and "reason" in named.json["errors"]
+    finally:
+        service.app.extensions["ledger"].close()
+
+
+@pytest.mark.parametrize("look_alike", ["Erased:" + "a" * 32, "ERASED:x", "erased\ufe55x", "~abc"])
+def test_ids_that_could_pass_for_a_placeholder_are_refused(world, look_alike):
+    service, _, _, _ = world
+    started = service.post("coordinator", "/v1/relationships",
+                           {"program_id": "p", "mentor_id": "mentor-7", "mentee_id": look_alike})
+    assert started.status_code == 422, started.json
+
+
+def test_an_unknown_participant_is_404_before_the_body_is_read_and_exports_refuse_unknown_parameters(world):
+    service, _, _, _ = world
+    assert erase(service, participant="nobody-at-all", foo=1).status_code == 404
+    assert erase(service, "mentee", foo=1).status_code == 403
+    assert erase(service, foo=1).status_code == 422
+    assert service.get("coordinator", f"/v1/participants/{ERASED_ID}/export?foo=1").status_code == 422
+    tokens = service.get("mentee", f"/v1/participants/{ERASED_ID}/export").json["tokens"]
+    assert all(t["created_at"].endswith("Z") for t in tokens)
