@@ -11,7 +11,7 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
 from api import auth, http, pages
-from api.cli import audit_cli, privacy_cli, projections_cli, tokens_cli
+from api.cli import audit_cli, demo_cli, privacy_cli, projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.limits import CommandLimiter
 from api.openapi import RETRY_AFTER, ContractHeaders
@@ -90,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(projections_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(demo_cli)
     return app
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from domain.principal import ROLES
 from persistence.tokens import UnknownTokenError
@@ -266,3 +266,36 @@ def migrate(target: str) -> None:
     click.echo("", err=True)
     for line in report:
         click.echo(line)
+
+
+@click.command("demo")
+@click.option("--seed", type=int, default=7, show_default=True, help="The same seed makes the same program.")
+@with_appcontext
+def demo_cli(seed: int) -> None:
+    """Fill an EMPTY store with a demo program (two cohorts, six months, every health status) made through the
+    ledger's own commands, and print a token to sign in with for each role."""
+    from api.demo import fill, people_to_sign_in_as
+    from domain.principal import Principal
+    from projections.index import IndexFilter
+
+    ledger = current_app.extensions["ledger"]
+    started = time.perf_counter()
+    try:
+        made = fill(ledger, seed=seed)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    current_app.extensions["projections"].catch_up()
+    queries = current_app.extensions["queries"]
+    overseer = Principal(made["coordinator"], "coordinator")
+    rows, _ = queries.health_page(overseer, program_id=None, status=None, after=None, limit=500)
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    relationships = len(queries.list_relationships(overseer, IndexFilter(), None, 500))
+    click.echo(f"demo program: {relationships} relationships, {ledger.position()} events in "
+               f"{time.perf_counter() - started:.1f} s; health: "
+               + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in sorted(statuses.items())), err=True)
+    click.echo("sign in at /app/ (e.g. http://127.0.0.1:5000/app/) with one of these tokens:", err=True)
+    tokens = current_app.extensions["tokens"]
+    for role, principal, why in people_to_sign_in_as(made):
+        click.echo(f"{role}\t{principal}\t{tokens.issue(principal, role)}\t{why}")

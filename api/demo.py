@@ -100,7 +100,7 @@ def fill(ledger: MentorshipLedger, seed: int = 7, now: datetime | None = None) -
     if ledger.position():
         raise ValueError("the store is not empty: the demo fills an empty store only")
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or ledger.clock()).replace(microsecond=0)
     people = [f"{first}.{last}@example.org" for first, last in zip(FIRST * 3, LAST * 3)]
     rng.shuffle(people)
     mentors, mentees = people[:14], people[14:]
@@ -130,6 +130,7 @@ def fill(ledger: MentorshipLedger, seed: int = 7, now: datetime | None = None) -
     finally:
         ledger.clock = saved
     return {"relationships": {name: [state[key] for key in keys] for name, keys in made.items()},
+            "pairs": {name: [tuple(key.split(":")[1:]) for key in keys] for name, keys in made.items()},
             "mentors": mentors, "mentees": mentees, "coordinator": COORDINATOR_ID, "auditor": AUDITOR_ID}
 
 
@@ -250,8 +251,9 @@ def _lifecycle(key: str, change: str, reason: str) -> Any:
 
 def people_to_sign_in_as(made: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(role, principal, why) of the tokens the demo prints."""
-    thriving = made["relationships"]["thriving"][0]
+    mentor, _ = made["pairs"]["thriving"][0]
+    _, mentee = made["pairs"]["healthy"][0]
     return [(COORDINATOR, COORDINATOR_ID, "the program overview, every relationship, pause/resume/end"),
             (AUDITOR, AUDITOR_ID, "the audit trail, verify, exports"),
-            (PARTICIPANT, made["mentors"][0], f"a mentor (relationship {thriving})"),
-            (PARTICIPANT, made["mentees"][0], "a mentee with feedback to acknowledge and actions to complete")]
+            (PARTICIPANT, mentor, "a mentor in a thriving relationship"),
+            (PARTICIPANT, mentee, "a mentee with feedback to acknowledge and actions to complete")]
