@@ -10,7 +10,7 @@ from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from api import auth, http, pages
+from api import auth, docs, http, pages
 from api.cli import audit_cli, demo_cli, privacy_cli, projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.limits import CommandLimiter
@@ -86,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(auth.authenticate)
     register_api(app)
     pages.install(app)
+    app.register_blueprint(docs.blp)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(projections_cli)
     app.cli.add_command(audit_cli)
