@@ -15,7 +15,14 @@ from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.reads import fresh, page, queries
 from api.schemas.common import FreshnessQuerySchema, page_of
-from api.schemas.views import AuditEntrySchema, AuditQuerySchema, HeadSchema, VerifyQuerySchema, VerifySchema
+from api.schemas.views import (
+    AuditEntrySchema,
+    AuditExportQuerySchema,
+    AuditQuerySchema,
+    HeadSchema,
+    VerifyQuerySchema,
+    VerifySchema,
+)
 from projections.audit import COLUMNS, AuditFilter
 from projections.canonical import fixed_stamp
 
@@ -43,6 +50,33 @@ def audit_trail(query: dict[str, Any]) -> Any:
                         mimetype=export)
     items = queries().audit_page(current_principal(), selection, after, limit + 1)
     return page(items, limit, lambda last: {"after": last["position"]})
+
+
+def _export(query: dict[str, Any], mimetype: str) -> Response:
+    fresh(query, "audit_trail")
+    entries = queries().audit_stream(current_principal(), _selection(query))
+    return Response(stream_with_context(_ndjson(entries) if mimetype == NDJSON else _csv(entries)), mimetype=mimetype)
+
+
+def _export_doc(mimetype: str, what: str) -> dict[str, Any]:
+    return {"responses": {"200": {"description": f"The whole selection, {what}, streamed.",
+                                  "content": {mimetype: {"schema": {"type": "string"}}}}}}
+
+
+@blp.route("/audit/export.csv", methods=["GET"])
+@blp.arguments(AuditExportQuerySchema, location="query")
+@blp.doc(**_export_doc(CSV, "as CSV (a header row, then one row per entry)"))
+def audit_export_csv(query: dict[str, Any]) -> Any:
+    """The audit trail's selection as CSV (the same as GET /v1/audit with Accept: text/csv)."""
+    return _export(query, CSV)
+
+
+@blp.route("/audit/export.ndjson", methods=["GET"])
+@blp.arguments(AuditExportQuerySchema, location="query")
+@blp.doc(**_export_doc(NDJSON, "as NDJSON (one JSON entry per line)"))
+def audit_export_ndjson(query: dict[str, Any]) -> Any:
+    """The audit trail's selection as NDJSON (the same as GET /v1/audit with Accept: application/x-ndjson)."""
+    return _export(query, NDJSON)
 
 
 @blp.route("/audit/head", methods=["GET"])

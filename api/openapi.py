@@ -33,6 +33,25 @@ RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": 
 EXPORTS = {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}
 
 
+# The error answers each kind of operation can give (each a problem+json component of LedgerApi).
+ERRORS_OF_EVERY_CALL = {"401": "UNAUTHORIZED", "403": "FORBIDDEN", "404": "NOT_FOUND",
+                        "422": "UNPROCESSABLE_ENTITY"}
+ERRORS_OF_COMMANDS = {"400": "BAD_REQUEST", "409": "CONFLICT", "412": "PRECONDITION_FAILED",
+                      "413": "REQUEST_ENTITY_TOO_LARGE", "429": "TOO_MANY_REQUESTS"}
+ERRORS_OF_QUERIES = {"503": "SERVICE_UNAVAILABLE"}
+
+
+def problem_response(status: str, name: str) -> dict[str, Any]:
+    """An error answer written out in the operation: RFC 9457 problem details."""
+    description = "An error, as RFC 9457 problem details" if status == "default" else \
+        name.replace("_", " ").capitalize() + " (problem details)"
+    answer: dict[str, Any] = {"description": description,
+                              "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    if status in ("429", "503"):
+        answer["headers"] = {"Retry-After": RETRY_AFTER}
+    return answer
+
+
 class ContractHeaders(BasePlugin):
     """An apispec plugin adding the contract's headers and export formats to the operations."""
 
@@ -40,6 +59,15 @@ class ContractHeaders(BasePlugin):
                          **kwargs: Any) -> None:
         for method, operation in (operations or {}).items():
             responses = operation.get("responses", {})
+            if path and path.startswith("/v1/"):
+                errors = {**ERRORS_OF_EVERY_CALL,
+                          **(ERRORS_OF_COMMANDS if method == "post" else ERRORS_OF_QUERIES)}
+                for status, name in errors.items():
+                    responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+                responses.setdefault("default", {"$ref": "#/components/responses/DEFAULT_ERROR"})
+            for status, response in list(responses.items()):  # written out: generators do not follow these refs
+                if isinstance(response, dict) and "$ref" in response:
+                    responses[status] = problem_response(str(status), response["$ref"].rsplit("/", 1)[-1])
             if method == "post" and path and path.startswith("/v1/participants/"):  # erasure: idempotent itself
                 operation.setdefault("parameters", []).append(dict(COMMAND_HEADERS[0]))
             if method == "post" and path and path.startswith("/v1/relationships"):  # the ledger's commands

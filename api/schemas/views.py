@@ -58,7 +58,7 @@ class HealthSchema(Schema):
     open_concerns = fields.Integer(allow_none=True, metadata={
         "description": "Concerns raised and not yet resolved; coordinators and auditors only, "
                        "for the current health only (null in replays)."})
-    score_parts = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={
+    score_parts = fields.Dict(keys=fields.String(), values=fields.Float(), required=True, metadata={
         "description": "The points of each part of the score (balance, closure, follow_through, cadence, "
                        "responsiveness) and overdue_penalty (0 or negative): what pulls the score down."})
     as_of = UTCDateTime(required=True)
@@ -126,6 +126,13 @@ class AuditQuerySchema(FreshnessQuerySchema):
     until = UTCDateTime()
     cursor = Cursor(AfterPosition)
     limit = limit_field()
+
+
+class AuditExportQuerySchema(AuditQuerySchema):
+    """The filters of the audit trail, without paging: an export is the whole selection."""
+
+    class Meta:
+        exclude = ("cursor", "limit")
 
 
 class AuditEntrySchema(Schema):

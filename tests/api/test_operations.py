@@ -88,5 +88,20 @@ def test_the_openapi_document_declares_the_contracts_headers_and_export_formats(
     assert "ETag" in relationship["headers"]
     audit = spec["paths"]["/v1/audit"]["get"]["responses"]["200"]["content"]
     assert {"application/json", "text/csv", "application/x-ndjson"} <= set(audit)
-    assert "Retry-After" in spec["components"]["responses"]["TOO_MANY_REQUESTS"]["headers"]
-    assert "Retry-After" in spec["components"]["responses"]["SERVICE_UNAVAILABLE"]["headers"]
+    feedback = spec["paths"]["/v1/relationships/{relationship_id}/feedback"]["post"]["responses"]
+    assert "Retry-After" in feedback["429"]["headers"]
+    assert "Retry-After" in spec["paths"]["/v1/health"]["get"]["responses"]["503"]["headers"]
+    for path in ("/v1/audit/export.csv", "/v1/audit/export.ndjson"):  # an operation of its own per format
+        assert len(spec["paths"][path]["get"]["responses"]["200"]["content"]) == 1
+
+
+def test_every_error_answer_of_every_operation_is_problem_json(service):
+    spec = service.get(None, "/openapi.json").json
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or not path.startswith("/v1/"):
+                continue
+            assert operation["operationId"] == operation["operationId"].lower(), path
+            for status in ("401", "403", "404", "422", "default"):
+                answer = operation["responses"][status]
+                assert list(answer["content"]) == ["application/problem+json"], (path, method, status)
