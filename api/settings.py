@@ -20,6 +20,8 @@ ENVIRONMENT_SETTINGS = {
     # 0 switches the limit off.
     "COMMANDS_PER_MINUTE": (120.0, float),
     "COMMAND_BURST": (30, int),
+    # The pages' session cookie is sent over HTTPS only (set it behind TLS).
+    "SECURE_COOKIES": (False, lambda raw: raw.strip().lower() in ("1", "true", "yes")),
 }
 
 

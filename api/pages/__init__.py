@@ -60,6 +60,7 @@ def install(app: Any) -> None:
     app.secret_key = hmac.new(app.extensions["ledger"].signing_key, b"mentorship-ledger pages session",
                               hashlib.sha256).digest()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH=PREFIX,
+                      SESSION_COOKIE_SECURE=bool(app.config.get("SECURE_COOKIES")),
                       SESSION_COOKIE_NAME="ledger_session", PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.register_blueprint(blp)
 

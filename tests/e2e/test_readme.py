@@ -55,3 +55,38 @@ def test_the_first_calls_work_as_written(tmp_path):
         os.killpg(server.pid, 15)
         server.wait(10)
         log.close()
+
+
+def test_the_demo_runs_as_written_and_its_tokens_open_the_pages(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Try the demo", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, re.S)
+    demo_line, run_line = block.strip().splitlines()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "POSTGRES_"))},
+           "DATABASE_URL": f"sqlite:///{tmp_path}/ledger.sqlite3", "PATH": f"{BIN}:{os.environ['PATH']}"}
+    made = subprocess.run(["bash", "-c", demo_line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
+    tokens = [line.split("\t") for line in made.stdout.splitlines() if line.count("\t") == 3]
+    assert [t[0] for t in tokens] == ["coordinator", "auditor", "participant", "participant"]
+    port = free_port()
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(["bash", "-c", run_line + f" --port {port}"], cwd=ROOT, env=env, stdout=log,
+                              stderr=log, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        browser = requests.Session()
+        form = browser.get(f"{base}/app/sign-in", timeout=5).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        signed = browser.post(f"{base}/app/sign-in", data={"token": tokens[0][2], "csrf_token": csrf}, timeout=5)
+        assert signed.url.endswith("/app/program") and "Worst first" in signed.text
+        assert requests.get(f"{base}/docs", timeout=5).status_code == 200
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(10)
+        log.close()
