@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import secrets
 import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -24,6 +25,8 @@ class Store:
         self.kind = kind
         self.pg_url = pg_url
         self.tmp = tempfile.mkdtemp(prefix="ledger-bench-")
+        # One deployment, one set of keys: the ledger in this process and the servers and workers it starts.
+        self.keys = {"LEDGER_SIGNING_KEY": secrets.token_hex(32), "LEDGER_MASTER_KEY": secrets.token_hex(32)}
         self.schema = f"bench_{uuid.uuid4().hex[:10]}"
         if kind == "postgres":
             self._admin(f'CREATE SCHEMA "{self.schema}"')
@@ -34,11 +37,11 @@ class Store:
             self.extra = {}
 
     def env(self, **more: str) -> dict[str, str]:
-        return {**store_env(self.database_url, self.tmp), "INSTANCE_PATH": self.tmp, **self.extra, **more}
+        return {**store_env(self.database_url, self.tmp), "INSTANCE_PATH": self.tmp, **self.keys, **self.extra, **more}
 
     def process_env(self) -> dict[str, str]:
         # Synthetic load sends each relationship many commands a second: the flood limit (api/limits.py) is off.
-        return {"DATABASE_URL": self.database_url, "COMMANDS_PER_MINUTE": "0", **self.extra}
+        return {"DATABASE_URL": self.database_url, "COMMANDS_PER_MINUTE": "0", **self.keys, **self.extra}
 
     def ledger(self, **more: str) -> MentorshipLedger:
         return MentorshipLedger(env=self.env(**more))

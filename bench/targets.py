@@ -1,0 +1,162 @@
+"""The speed targets (issue "Speed, round 2"), each measured with its ratio and a met/missed verdict.
+
+    python -m bench.targets [--store sqlite|postgres|both] [--seconds 5] [--requests 100000]
+
+With the documented production command (``gunicorn --config gunicorn.conf.py wsgi:app``: 2 gevent workers)
+on each store, with wrk on loopback and the same 64 relationships:
+
+- reads at 8 connections (one relationship, its health, a list page) >= 40 % of the ``/healthz`` floor;
+- commands at 8 connections >= 25 % of the floor;
+- commands at 32 connections >= at 8, with p99 < 100 ms;
+- worst-first health pages (``GET /v1/health``) p99 < 20 ms;
+- API worker RSS < 100 MiB after ``--requests`` mixed requests.
+
+The rebuild target (all four views at 1,000,000 events in <= 60 % of one process's time) is measured by
+``python -m bench.rebuild --events 1000000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.commands import run_wrk, wrk_script
+from bench.common import emit, machine
+from bench.data import Store, populate
+from bench.servers import read_script
+from domain.principal import Principal
+from persistence.stores import token_store_for
+from tests.e2e.processes import Process, Server, compose_command
+
+TARGETS = {"reads_share_of_floor": 0.40, "commands_share_of_floor": 0.25, "commands_p99_ms_at_32": 100.0,
+           "health_page_p99_ms": 20.0, "worker_rss_mib": 100.0}
+
+
+def worker_rss_mib(master_pid: int) -> float:
+    """The largest resident set of the gunicorn master's worker processes, in MiB."""
+    largest = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                largest = max(largest, int(line.split()[1]))
+    return round(largest / 1024, 1)
+
+
+def mixed_script(paths: list[tuple[str, str, str]], body: str) -> str:
+    """Reads and commands in turn: (method, path, token) chosen at random."""
+    entries = ",".join("{%s,%s,%s}" % (json.dumps(m), json.dumps(p), json.dumps(t)) for m, p, t in paths)
+    return f"""
+local entries = {{{entries}}}
+local body = {json.dumps(body)}
+request = function()
+  local e = entries[math.random(#entries)]
+  local headers = {{["Authorization"] = "Bearer " .. e[3], ["Content-Type"] = "application/json"}}
+  if e[1] == "POST" then return wrk.format("POST", e[2], headers, body) end
+  return wrk.format("GET", e[2], headers)
+end
+"""
+
+
+def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
+    store = Store(kind)
+    try:
+        ledger = store.ledger()
+        rids = populate(ledger, 64, 3)
+        tokens = token_store_for(ledger)
+        mentors = [ledger.get_relationship(Principal("ada", "coordinator"), rid)["mentor_id"] for rid in rids]
+        token_of = {m: tokens.issue(m, "participant") for m in set(mentors)}
+        coordinator = tokens.issue("ada", "coordinator")
+        ledger.close()
+        work = Path(tempfile.mkdtemp())
+        reads = [f"/v1/relationships/{r}" for r in rids] + [f"/v1/relationships/{r}/health" for r in rids] + \
+                ["/v1/relationships?limit=20"] * len(rids)
+        read_tokens = [token_of[m] for m in mentors] * 3
+        (work / "read.lua").write_text(read_script(reads, read_tokens))
+        (work / "write.lua").write_text(wrk_script([f"/v1/relationships/{r}/feedback" for r in rids],
+                                                   [token_of[m] for m in mentors]))
+        (work / "health.lua").write_text(read_script(["/v1/health?limit=50"], [coordinator]))
+        body = json.dumps({"content": "Clear and specific; keep going.", "kind": "general", "skills": ["presenting"]})
+        mixed = [("GET", p, t) for p, t in zip(reads, read_tokens, strict=True)] + \
+                [("POST", f"/v1/relationships/{r}/feedback", token_of[m]) for r, m in zip(rids, mentors, strict=True)]
+        (work / "mixed.lua").write_text(mixed_script(mixed, body))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
+        server = Server({**env, **store.process_env()}, work / "server.log")
+        worker = None
+        if kind == "postgres":  # as compose runs it: the views are kept by a projection worker
+            worker = Process(compose_command("projector"), {**env, **store.process_env()}, work / "worker.log")
+            worker.start()
+        server.start()
+        try:
+            floor = run_wrk(server.url + "/healthz", None, 8, seconds)
+            read = run_wrk(server.url, work / "read.lua", 8, seconds)
+            commands_8 = run_wrk(server.url, work / "write.lua", 8, seconds)
+            commands_32 = run_wrk(server.url, work / "write.lua", 32, seconds)
+            health = run_wrk(server.url, work / "health.lua", 8, seconds)
+            sent = 0
+            while sent < requests:
+                batch = run_wrk(server.url, work / "mixed.lua", 8, seconds)
+                sent += int(batch["requests_per_second"] * seconds) or 1
+            rss = worker_rss_mib(server.process.pid)
+        finally:
+            server.stop()
+            if worker is not None:
+                worker.stop()
+        figures = {
+            "healthz_per_second": floor["requests_per_second"],
+            "reads_per_second": read["requests_per_second"], "reads_p99_ms": read["p99_ms"],
+            "commands_per_second_at_8": commands_8["requests_per_second"], "commands_p99_ms_at_8": commands_8["p99_ms"],
+            "commands_per_second_at_32": commands_32["requests_per_second"],
+            "commands_p99_ms_at_32": commands_32["p99_ms"],
+            "health_page_per_second": health["requests_per_second"], "health_page_p99_ms": health["p99_ms"],
+            "mixed_requests_sent": sent, "worker_rss_mib": rss,
+        }
+        return {"figures": figures, "targets": verdicts(figures)}
+    finally:
+        store.drop()
+
+
+def verdicts(f: dict[str, Any]) -> dict[str, Any]:
+    floor = f["healthz_per_second"] or 1
+    reads, commands = f["reads_per_second"] / floor, f["commands_per_second_at_8"] / floor
+    return {
+        "reads >= 40 % of the floor": _verdict(round(reads, 2), reads >= TARGETS["reads_share_of_floor"]),
+        "commands >= 25 % of the floor": _verdict(round(commands, 2), commands >= TARGETS["commands_share_of_floor"]),
+        "commands at 32 >= at 8": _verdict(round(f["commands_per_second_at_32"] / (f["commands_per_second_at_8"] or 1),
+                                                 2), f["commands_per_second_at_32"] >= f["commands_per_second_at_8"]),
+        "commands p99 at 32 < 100 ms": _verdict(f["commands_p99_ms_at_32"],
+                                                f["commands_p99_ms_at_32"] < TARGETS["commands_p99_ms_at_32"]),
+        "health pages p99 < 20 ms": _verdict(f["health_page_p99_ms"],
+                                             f["health_page_p99_ms"] < TARGETS["health_page_p99_ms"]),
+        "worker RSS < 100 MiB": _verdict(f["worker_rss_mib"], f["worker_rss_mib"] < TARGETS["worker_rss_mib"]),
+    }
+
+
+def _verdict(value: float, met: bool) -> dict[str, Any]:
+    return {"value": value, "verdict": "met" if met else "missed"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=100_000)
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
+    emit({"machine": machine(), **{kind: measure(kind, args.seconds, args.requests) for kind in kinds}})
+
+
+if __name__ == "__main__":
+    main()
