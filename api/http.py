@@ -15,6 +15,7 @@ from api.errors import invalid, problem
 from projections.canonical import fixed_stamp
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
+PAGE_FORM_FACTOR = 4  # a page's form within its fields' limits is several times larger URL-encoded
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -71,10 +72,13 @@ def check_body() -> Response | None:
     if request.method not in BODY_METHODS:
         return None
     limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.path.startswith("/app/"):  # the pages' forms (urlencoded, so larger), checked by their own schemas
+        request.max_content_length = limit * PAGE_FORM_FACTOR
+        if request.content_length is not None and request.content_length > limit * PAGE_FORM_FACTOR:
+            return problem(413, f"The form is larger than the limit of {limit * PAGE_FORM_FACTOR} bytes.")
+        return None
     if request.content_length is not None and request.content_length > limit:
         return problem(413, f"The body is larger than the limit of {limit} bytes.")
-    if request.path.startswith("/app/"):
-        return None  # the pages' forms (urlencoded), checked by their own schemas
     data = request.get_data(cache=True)
     if not data:
         return None

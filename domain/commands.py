@@ -161,7 +161,8 @@ class CommandRunner:
         """The principal acting in its role here; refuse roles the command does not admit."""
         role = relationship.role_of(principal.id) if relationship and principal.is_participant else principal.role
         if role not in spec.roles:
-            raise errors.NotPermittedError(f"A {principal.role} may not {spec.name.replace('_', ' ')} here.")
+            article = "An" if principal.role[:1] in "aeiou" else "A"
+            raise errors.NotPermittedError(f"{article} {principal.role} may not {spec.name.replace('_', ' ')} here.")
         return Act(principal.id, role, self.ledger.clock(), context.key)
 
     # -- running ------------------------------------------------------------------
@@ -326,6 +327,13 @@ class CommandRunner:
         relationship = getattr(self._checked, "relationship", None)
         self._checked.relationship = None
         return relationship if relationship is not None and relationship.id == relationship_id else None
+
+    def keep_checked(self, relationship: MentorshipRelationship) -> None:
+        """Keep a relationship this request has just admitted the caller to (see ``_take_checked``)."""
+        self._checked.relationship = relationship
+
+    def take_checked(self, relationship_id: UUID) -> MentorshipRelationship | None:
+        return self._take_checked(relationship_id)
 
     def forget_checked(self) -> None:
         """End of a request: drop what ``check`` kept for it."""

@@ -62,12 +62,13 @@ class History:
         return [describe_event(e) for e in events[:limit]], len(events) > limit
 
     def check_visible(self, principal: Principal, relationship_id: UUID) -> None:
-        """Raise RelationshipNotFoundError unless the caller may see this relationship."""
-        self.visible(principal, relationship_id)
+        """Raise RelationshipNotFoundError unless the caller may see this relationship (kept for this request,
+        so that the answer that follows does not ask the store again)."""
+        self.runner.keep_checked(self.visible(principal, relationship_id))
 
     def visible(self, principal: Principal, relationship_id: UUID) -> MentorshipRelationship:
         """The relationship now, if the caller may see it."""
-        relationship = self.runner.current(relationship_id, fresh=True)
+        relationship = self.runner.take_checked(relationship_id) or self.runner.current(relationship_id, fresh=True)
         require_visible(principal, relationship)
         return relationship
 

@@ -66,6 +66,7 @@ class TokenStore:
         self.datastore = datastore
         self.p = placeholder
         self.table = table
+        self.ended_table = table.replace("api_tokens", "page_sessions_ended")
         # A cursor for one read. Every request reads its token, so on a server one round trip
         # (an autocommit SELECT) is worth having over three (BEGIN, SELECT, ROLLBACK).
         self.reader = reader or (lambda: datastore.transaction(commit=False))
@@ -79,6 +80,9 @@ class TokenStore:
                 "prefix TEXT PRIMARY KEY, token_hash TEXT NOT NULL, principal_id TEXT NOT NULL, "
                 "role TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
             )
+            # Browser sessions signed out before their cookie expired: a copy of the cookie no longer works.
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.ended_table} (session_id TEXT PRIMARY KEY, "
+                           "ended_at TEXT NOT NULL)")
 
     def issue(self, principal_id: str, role: str) -> str:
         """Create a token for a principal in a role; the only time the token is seen."""
@@ -134,6 +138,18 @@ class TokenStore:
         if row is None or row[3] is not None or not hmac.compare_digest(row[0], token_hash):
             return None
         return Principal(row[1], row[2])
+
+    def end_session(self, session_id: str, older_than: datetime) -> None:
+        """A browser session signed out; forget the ones whose cookies have expired anyway."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(f"DELETE FROM {self.ended_table} WHERE ended_at < {self.p}", (older_than.isoformat(),))
+            cursor.execute(f"INSERT INTO {self.ended_table} (session_id, ended_at) VALUES ({self.p}, {self.p}) "
+                           "ON CONFLICT (session_id) DO NOTHING", (session_id, datetime.now(timezone.utc).isoformat()))
+
+    def session_ended(self, session_id: str) -> bool:
+        with self.reader() as cursor:
+            cursor.execute(f"SELECT 1 FROM {self.ended_table} WHERE session_id = {self.p}", (session_id,))
+            return cursor.fetchone() is not None
 
     def revoke(self, token_or_prefix: str) -> TokenInfo:
         """Revoke a token, named by itself or by its prefix; effective on the next request."""

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import queue
+import re
 import secrets
 import threading
 from collections import Counter
@@ -34,11 +35,13 @@ from flask import (
     url_for,
 )
 from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from api.pages import charts
 from api.reads import keep_views_current
 from api.schemas.relationships import CompletionSchema, GiveFeedbackSchema, LifecycleSchema, ReceiptSchema
 from domain import errors
+from domain.personal import PLACEHOLDER
 from domain.principal import AUDITOR, COORDINATOR, Principal
 from domain.registry import EVENT_NAMES
 from projections.audit import AuditFilter
@@ -63,6 +66,15 @@ def install(app: Any) -> None:
                       SESSION_COOKIE_SECURE=bool(app.config.get("SECURE_COOKIES")),
                       SESSION_COOKIE_NAME="ledger_session", PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.register_blueprint(blp)
+    answer_in_json = app.error_handler_spec[None][None].get(HTTPException)
+
+    def http_error(error: HTTPException) -> Any:
+        """Errors under /app are pages too (an unknown path, a body too large); elsewhere problem+json."""
+        if request.path.startswith(PREFIX + "/") and not request.path.startswith(PREFIX + "/static/"):
+            return page_error(error.code or 500, error.description or "")
+        return answer_in_json(error) if answer_in_json else error
+
+    app.register_error_handler(HTTPException, http_error)
 
 
 # -- services ---------------------------------------------------------------------------------------
@@ -96,8 +108,10 @@ def signed_in() -> Any:
             return page_error(400, "This form has expired. Go back, reload the page and try again.")
     if request.endpoint == "pages.sign_in":
         return None
-    key = session.get("token")
-    principal = current_app.extensions["tokens"].by_session_key(*key) if key else None
+    key, tokens = session.get("token"), current_app.extensions["tokens"]
+    principal = tokens.by_session_key(*key) if key else None
+    if principal is not None and tokens.session_ended(session.get("sid", "")):
+        principal = None
     if principal is None:
         session.pop("token", None)
         if request.method == "GET":
@@ -130,19 +144,25 @@ def sign_in() -> Any:
                                next=_local(request.form.get("next"))), 401
     session.clear()
     session.permanent = True
-    session.update(token=list(key), csrf=secrets.token_urlsafe(32))
+    session.update(token=list(key), csrf=secrets.token_urlsafe(32), sid=secrets.token_urlsafe(18))
     return redirect(_local(request.form.get("next")) or url_for("pages.home"))
 
 
 @blp.route("/sign-out", methods=["POST"])
 def sign_out() -> Any:
+    if session.get("sid"):  # a copy of this cookie must not sign anyone in again
+        current_app.extensions["tokens"].end_session(
+            session["sid"], datetime.now(timezone.utc) - current_app.config["PERMANENT_SESSION_LIFETIME"])
     session.clear()
     return redirect(url_for("pages.sign_in"))
 
 
+LOCAL_PATH = re.compile(r"/app/[A-Za-z0-9/_.~=&%?-]*")
+
+
 def _local(target: str | None) -> str | None:
-    """Only a path of these pages may be returned to after signing in."""
-    if target and target.startswith(PREFIX + "/") and not target.startswith("//") and "\\" not in target:
+    """Only a path of these pages (plain characters, no control or space) may be returned to after signing in."""
+    if target and LOCAL_PATH.fullmatch(target) and "//" not in target:
         return target
     return None
 
@@ -193,7 +213,7 @@ def program() -> Any:
     weeks = program_weeks(principal, list(names), now)
     return render_template(
         "pages/program.html", rows=rows, counts=counts, statuses=hs.STATUSES, programs=programs,
-        program_id=program_id, names=names, now=now,
+        program_id=program_id, names=names, now=now, cut=len(rows) == 500,
         weeks_chart=charts.stacked_bars("Relationships by health status, week by week", weeks, hs.STATUSES),
         weeks=weeks)
 
@@ -245,8 +265,17 @@ def relationship(relationship_id: UUID) -> Any:
     events, _ = ledger().list_events(principal, relationship_id, after=0, limit=500)
     return render_template("pages/relationship.html", current=current, version=version, events=events,
                            **_panel(principal, relationship_id, version, current["version"]),
-                           today=ledger().clock().date().isoformat(), kinds=("strength", "improvement", "general"),
-                           my_role=_role_in(principal, current))
+                           kinds=("strength", "improvement", "general"), my_role=_role_in(principal, current),
+                           erased=_erased(current), more_events=len(events) == 500)
+
+
+def _erased(state: dict[str, Any]) -> bool:
+    """A participant of this relationship was erased: it takes no new events."""
+    return state["mentor_id"].startswith(PLACEHOLDER) or state["mentee_id"].startswith(PLACEHOLDER)
+
+
+def _closed(state: dict[str, Any]) -> bool:
+    return state["status"] == "ended" or _erased(state)
 
 
 @blp.route("/relationships/<uuid:relationship_id>/panel")
@@ -255,8 +284,7 @@ def relationship_panel(relationship_id: UUID) -> Any:
     principal = me()
     current = ledger().get_relationship(principal, relationship_id)
     version = _version(current["version"])
-    return render_template("pages/_panel.html", **_panel(principal, relationship_id, version, current["version"]),
-                           today=ledger().clock().date().isoformat())
+    return render_template("pages/_panel.html", **_panel(principal, relationship_id, version, current["version"]))
 
 
 def _version(latest: int) -> int:
@@ -270,6 +298,7 @@ def _panel(principal: Principal, relationship_id: UUID, version: int, latest: in
     state = ledger().get_relationship(principal, relationship_id, version=version)
     health = queries().health(principal, relationship_id, version=version)
     return {"state": state, "health": health, "reasons": reasons(health), "latest": latest,
+            "today": health["as_of"].astimezone(timezone.utc).date().isoformat(),  # overdue as of that version
             "balance_chart": charts.balance(health["feedback_given"]["by_mentor"],
                                             health["feedback_given"]["by_mentee"])}
 
@@ -331,9 +360,10 @@ def give_feedback(relationship_id: UUID) -> Any:
 def receipt(relationship_id: UUID, feedback_id: UUID) -> Any:
     from domain.ledger import MentorshipLedger as L
 
-    usefulness = request.form.get("usefulness") or None
-    body = _loaded(ReceiptSchema, {"reflection": request.form.get("reflection") or None,
-                                   "usefulness": int(usefulness) if usefulness and usefulness.isdigit() else None})
+    usefulness: Any = request.form.get("usefulness") or None
+    if usefulness is not None and re.fullmatch(r"-?[0-9]{1,3}", usefulness):
+        usefulness = int(usefulness)  # anything else is left as given, for the schema to refuse (422)
+    body = _loaded(ReceiptSchema, {"reflection": request.form.get("reflection") or None, "usefulness": usefulness})
     if body is None:
         return page_error(422, _messages())
     return _command(L.receive_feedback, relationship_id, feedback_id, back=_local(request.form.get("back")), **body)
@@ -370,12 +400,15 @@ def _flat(value: Any) -> list[Any]:
 def mine() -> Any:
     """My relationships, feedback waiting for my acknowledgement, my open actions, my skills over time."""
     principal = me()
+    if not principal.is_participant:
+        return redirect(url_for("pages.home"))
     keep_views_current()
-    mine_rows = _all_relationships(principal) if principal.is_participant else []
-    states = [ledger().get_relationship(principal, UUID(row["relationship_id"])) for row in mine_rows]
-    waiting = [(s, f) for s in states for f in s["feedback"]
+    states = [ledger().get_relationship(principal, UUID(row["relationship_id"])) for row in _all_relationships(principal)]
+    open_states = [s for s in states if not _closed(s)]
+    waiting = [(s, f) for s in open_states for f in s["feedback"]
                if f["recipient_id"] == principal.id and f["received_at"] is None]
-    actions = [(s, a) for s in states for a in s["actions"] if a["owner_id"] == principal.id and a["status"] == "open"]
+    actions = [(s, a) for s in open_states for a in s["actions"]
+               if a["owner_id"] == principal.id and a["status"] == "open"]
     growth = queries().growth(principal, principal.id)["skills"] if principal.is_participant else []
     received = [f for s in states for f in s["feedback"] if f["recipient_id"] == principal.id]
     return render_template("pages/me.html", states=states, waiting=waiting, actions=actions, growth=growth,
@@ -410,11 +443,12 @@ def audit() -> Any:
         raise errors.NotPermittedError("Coordinators and auditors see this page.")
     keep_views_current()
     selection = _selection()
-    after = int(request.args.get("after") or 0) if (request.args.get("after") or "0").isdigit() else 0
+    after = int(request.args["after"]) if re.fullmatch(r"[0-9]{1,15}", request.args.get("after", "")) else 0
     entries = queries().audit_page(principal, selection, after, 51)
     return render_template("pages/audit.html", head=queries().audit_head(principal), entries=entries[:50],
                            more=entries[49]["position"] if len(entries) > 50 else None, types=EVENT_NAMES,
-                           filters={k: request.args.get(k, "") for k in FILTERS}, query=_filter_query())
+                           filters={k: request.args.get(k, "") for k in FILTERS}, query=_filter_query(),
+                           warnings=getattr(g, "filter_warnings", []))
 
 
 FILTERS = ("relationship_id", "program_id", "actor", "type", "since", "until")
@@ -426,16 +460,26 @@ def _selection() -> AuditFilter:
         try:
             values["relationship_id"] = str(UUID(values["relationship_id"]))
         except ValueError:
+            _warn("That relationship id is not a UUID: no entry has it")
             values["relationship_id"] = "00000000-0000-0000-0000-000000000000"
     if values["type"] and values["type"] not in EVENT_NAMES:
+        _warn(f"“{values['type']}” is not an event type: not applied")
         values["type"] = None
     for bound in ("since", "until"):
         if values[bound]:
             try:
-                values[bound] = date.fromisoformat(values[bound][:10]).isoformat() + "T00:00:00.000000Z"
-            except ValueError:
+                day = date.fromisoformat(values[bound][:10])
+                if bound == "until":  # the day chosen is included: entries before the next one
+                    day += timedelta(days=1)
+                values[bound] = day.isoformat() + "T00:00:00.000000Z"
+            except (ValueError, OverflowError):
+                _warn(f"“{bound}” is not a date: not applied")
                 values[bound] = None
     return AuditFilter(**values)
+
+
+def _warn(message: str) -> None:
+    g.filter_warnings = [*getattr(g, "filter_warnings", []), message]
 
 
 def _filter_query() -> str:

@@ -34,7 +34,7 @@ def stacked_bars(label: str, columns: Sequence[tuple[str, dict[str, int]]], orde
             parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{STATUS_COLOURS.get(status, "#444")}"><title>{escape(name)}: {count} '
                          f'{escape(status.replace("_", " "))}</title></rect>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 10}" font-size="10" text-anchor="middle" '
+        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 10}" font-size="12" text-anchor="middle" '
                      f'fill="#222">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -46,7 +46,7 @@ def lines(label: str, series: dict[str, Sequence[tuple[str, float]]], width: int
     labels = next(iter(series.values()), [])
     top = top or max([v for points in series.values() for _, v in points] + [1])
     left, bottom, plot_h = 36, 28, height - 40
-    step = (width - left - 16) / max(len(labels) - 1, 1)
+    step = (width - left - 40) / max(len(labels) - 1, 1)
     parts = [_open(label, width, height), _axis(left, height - bottom, width - 8, top, plot_h)]
     for n, (name, points) in enumerate(series.items()):
         colour = SERIES_COLOURS[n % len(SERIES_COLOURS)]
@@ -58,10 +58,18 @@ def lines(label: str, series: dict[str, Sequence[tuple[str, float]]], width: int
                          f'{escape(at)}: {value:g}</title></circle>')
     for i, (at, _) in enumerate(labels):
         if len(labels) <= 12 or i % 2 == 0:
-            parts.append(f'<text x="{left + 8 + i * step:.1f}" y="{height - 10}" font-size="10" '
+            parts.append(f'<text x="{left + 8 + i * step:.1f}" y="{height - 10}" font-size="12" '
                          f'text-anchor="middle" fill="#222">{escape(at)}</text>')
     parts.append("</svg>")
-    return "".join(parts)
+    return "".join(parts) + legend(list(series))
+
+
+def legend(names: Sequence[str]) -> str:
+    """The series' names beside a swatch of their colour (a list: readable without hovering)."""
+    items = "".join(f'<li><svg width="12" height="12" aria-hidden="true" focusable="false"><rect width="12" '
+                    f'height="12" fill="{SERIES_COLOURS[n % len(SERIES_COLOURS)]}"/></svg> {escape(name)}</li>'
+                    for n, name in enumerate(names))
+    return f'<ul class="legend">{items}</ul>'
 
 
 def balance(by_mentor: int, by_mentee: int, width: int = 320, height: int = 28) -> str:
@@ -85,5 +93,5 @@ def _open(label: str, width: int, height: int) -> str:
 
 def _axis(left: int, base: float, right: int, top: float, plot_h: float) -> str:
     return (f'<line x1="{left}" y1="{base}" x2="{right}" y2="{base}" stroke="#5f6368"/>'
-            f'<text x="{left - 4}" y="{base - plot_h + 4:.1f}" font-size="10" text-anchor="end" fill="#222">'
-            f'{top:g}</text><text x="{left - 4}" y="{base}" font-size="10" text-anchor="end" fill="#222">0</text>')
+            f'<text x="{left - 4}" y="{base - plot_h + 4:.1f}" font-size="12" text-anchor="end" fill="#222">'
+            f'{top:g}</text><text x="{left - 4}" y="{base}" font-size="12" text-anchor="end" fill="#222">0</text>')

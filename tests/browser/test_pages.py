@@ -113,6 +113,12 @@ def test_sign_in_takes_a_token_and_keeps_only_a_session_cookie(site, browser):
     page.goto(site["url"] + "/app/program")
     assert "/app/sign-in" in page.url
     context.close()
+    copied = browser.new_context()  # a copy of the signed-out cookie signs no one in
+    copied.add_cookies([cookie])
+    again = copied.new_page()
+    again.goto(site["url"] + "/app/program")
+    assert "/app/sign-in" in again.url
+    copied.close()
 
 
 def test_the_coordinator_sees_the_program_worst_first_with_reasons_and_twelve_weeks(as_role):
@@ -253,3 +259,26 @@ def test_the_api_docs_work_offline_from_bundled_assets(site, browser):
     assert "POST/v1/participants/{participant_id}/erasure" in page.locator("body").inner_text().replace("\n", "")
     assert outside == []
     context.close()
+
+
+def test_odd_form_values_are_refused_as_pages_not_errors(as_role, site):
+    """(Found by probing: these were 500s or silently dropped.)"""
+    page = as_role("mentee")
+    for path in ("/app/audit?after=%C2%B2", "/app/audit?after=99999999999999999999999", "/app/nowhere"):
+        response = page.goto(site["url"] + path)
+        assert response.status in (403, 404) and "text/html" in response.headers["content-type"], path
+    auditor = as_role("auditor")
+    response = auditor.goto(site["url"] + "/app/audit?after=99999999999999999999999&until=2999-99-99&type=Bogus")
+    assert response.status == 200 and "not a date" in auditor.locator("main").inner_text()
+    page.goto(site["url"] + "/app/me")
+    form = page.locator("#waiting ~ article form").first
+    csrf = form.locator("input[name=csrf_token]").get_attribute("value")
+    action = form.get_attribute("action")
+    for bad in ("²", "-1", "abc", "6"):
+        answer = page.request.post(site["url"] + action, form={"csrf_token": csrf, "usefulness": bad})
+        assert answer.status == 422, bad
+    signed_out = page.context.browser.new_context().new_page()
+    signed_out.goto(site["url"] + "/app/sign-in?next=/app/me%0D%0Ax")
+    signed_out.get_by_label("Token").fill(site["tokens"]["mentee"][1])
+    signed_out.get_by_role("button", name="Sign in").click()
+    assert signed_out.url.endswith("/app/me")

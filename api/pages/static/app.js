@@ -14,10 +14,15 @@ document.addEventListener("DOMContentLoaded", () => {
       clearTimeout(pending);
       pending = setTimeout(async () => {
         const response = await fetch(`${replay.dataset.panel}?version=${slider.value}`, {credentials: "same-origin"});
-        if (!response.ok) return;
         const holder = document.createElement("div");
-        holder.innerHTML = await response.text();
-        document.getElementById("panel").replaceWith(holder.firstElementChild);
+        holder.innerHTML = response.ok ? await response.text() : "";
+        const fresh = holder.querySelector("#panel");
+        const panel = document.getElementById("panel");
+        if (response.redirected || !fresh || !panel) {  // the session ended (or the page changed): load it whole
+          window.location.assign(`?version=${slider.value}`);
+          return;
+        }
+        panel.replaceWith(fresh);
         history.replaceState(null, "", `?version=${slider.value}`);
       }, 120);
     });
