@@ -141,8 +141,12 @@ class LedgerQueries:
         return self._named(rows)
 
     def audit_stream(self, principal: Principal, selection: AuditFilter) -> Iterator[dict[str, Any]]:
-        """The whole selection, entry by entry (for NDJSON and CSV exports)."""
-        rows = self.projections.view("audit_trail").stream(self._audit_selection(principal, selection))
+        """The whole selection, entry by entry (for NDJSON and CSV exports); the caller's access is checked now,
+        before the first entry is streamed."""
+        return self._named_stream(self.projections.view("audit_trail").stream(self._audit_selection(principal,
+                                                                                                      selection)))
+
+    def _named_stream(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         for row in rows:
             batch.append(row)

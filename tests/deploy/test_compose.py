@@ -89,7 +89,9 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_holds_every_package():
     assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.M)
     user = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert user and user[-1] not in ("root", "0")
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    packages = [pattern.rstrip("*") for pattern in found["include"]]
+    assert set(packages) == {"domain", "projections", "persistence", "api"}
     for package in packages:
         assert re.search(rf"^COPY {package} ", dockerfile, re.M), package
     assert "wsgi.py" in dockerfile and "gunicorn.conf.py" in dockerfile
