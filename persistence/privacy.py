@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 
 LOOKUP = "lookup"  # the scope of the deployment's lookup key (erasure records, clients' keys)
 DIGEST = "h:"  # how a stored digest of a client's key starts
-MARK = "_private"  # in a stored event's state: 1 when its people are subjects and its texts ciphertext
+MARK = "_private"
+OPENED_CHARACTERS = 4_000_000  # characters of opened texts a process remembers (then it starts again)  # in a stored event's state: 1 when its people are subjects and its texts ciphertext
 MASTER_KEY_FILE = "master.key"
 NOTHING = "~"  # a subject no one has: filters on an unknown participant match nothing
 REDACTED_TEXT = "(redacted)"
@@ -104,6 +105,8 @@ class Vault:
         self._keys: dict[str, AESGCM | None] = {}  # scope -> its cipher (None: erased)
         self._generation = -1
         self._lookup: bytes | None = None
+        self._opened: dict[str, tuple[str, Any]] = {}  # ciphertext -> (scope, text), see ``open``
+        self._opened_size = 0
         self.private = False  # settled by the ledger (``settle``) once it knows whether the store has events
         self.anchor: tuple[int, str] | None = None
         self.create_tables()
@@ -172,6 +175,8 @@ class Vault:
             self._names.clear()
             self._subjects.clear()
             self._keys.clear()
+            self._opened.clear()
+            self._opened_size = 0
             self._generation = generation
         return True
 
@@ -296,16 +301,27 @@ class Vault:
         return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
     def open(self, scope: str, token: str) -> tuple[Any, bool]:
-        """(the text, False), or (None, True) when its key was erased."""
+        """(the text, False), or (None, True) when its key was erased. Texts opened are remembered (bounded)
+        until an erasure anywhere, so reading a long relationship again does not decrypt it all again."""
+        found = self._opened.get(token)
+        if found is not None and found[0] == scope:
+            return found[1], False
         cipher = self._cipher(scope)
         if cipher is None:
             return None, True
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         try:
-            return json.loads(cipher.decrypt(raw[:12], raw[12:], scope.encode())), False
+            text = json.loads(cipher.decrypt(raw[:12], raw[12:], scope.encode()))
         except InvalidTag:
             log.error("a text of %s does not decrypt with its key: shown as redacted", scope)
             return None, True
+        size = len(token) + (len(text) if isinstance(text, str) else len(raw))
+        if self._opened_size + size > OPENED_CHARACTERS:
+            self._opened.clear()
+            self._opened_size = 0
+        self._opened[token] = (scope, text)
+        self._opened_size += size
+        return text, False
 
     def _wrap(self, scope: str, data_key: bytes) -> str:
         nonce = os.urandom(12)
