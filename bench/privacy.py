@@ -97,6 +97,37 @@ def rebuild(kind: str, scheme: bool, events: int) -> dict[str, Any]:
         store.drop()
 
 
+def side_by_side_reads(rounds: int = 30) -> dict[str, float]:
+    """One relationship of 151 events read with ?limit=20, with and without the scheme, interleaved in one
+    process (SQLite): the ratio, without the drift of a shared machine between runs."""
+    ledgers = {}
+    for scheme in (False, True):
+        store = Store("sqlite")
+        ledger = store.ledger(**({} if scheme else {"MAPPER_TOPIC": PLAIN}))
+        rid = ledger.start_relationship(Principal("ada", COORDINATOR), program_id="p", mentor_id="mentor-1",
+                                        mentee_id="mentee-1", goals=["Lead a review"]).aggregate_id
+        for _ in range(150):
+            ledger.give_feedback(Principal("mentor-1", "participant"), rid,
+                                 content="Clear and specific; keep going with the trade-off tables.",
+                                 kind="improvement", skills=["presenting"],
+                                 action_items=[{"description": "Prepare a trade-off table", "due_on": None}])
+        ledgers[scheme] = (ledger, rid)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    try:
+        for _ in range(rounds):
+            for scheme, (ledger, rid) in ledgers.items():
+                started = time.perf_counter()
+                for _ in range(10):
+                    ledger.get_relationship(Principal("mentor-1", "participant"), rid, limit=20)
+                times[scheme].append((time.perf_counter() - started) / 10)
+    finally:
+        for ledger, _ in ledgers.values():
+            ledger.close()
+    without, with_ = statistics.median(times[False]), statistics.median(times[True])
+    return {"read_ms_without": round(without * 1000, 2), "read_ms_with": round(with_ * 1000, 2),
+            "ratio": round(with_ / without, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
@@ -110,6 +141,7 @@ def main() -> None:
             label = f"{kind} {'with' if scheme else 'without'} the privacy scheme"
             result[label] = {**commands(kind, scheme, args.commands), **rebuild(kind, scheme, args.events)}
             emit({label: result[label]})
+    result["reads side by side (sqlite, one process)"] = side_by_side_reads()
     emit(result)
 
 
