@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 LOOKUP = "lookup"  # the scope of the deployment's lookup key (erasure records, clients' keys)
 DIGEST = "h:"  # how a stored digest of a client's key starts
 MARK = "_private"
+SEEN_EVENTS = 20_000  # events a process keeps as read (they never change; an erasure clears them)
 OPENED_CHARACTERS = 4_000_000  # characters of opened texts a process remembers (then it starts again)  # in a stored event's state: 1 when its people are subjects and its texts ciphertext
 MASTER_KEY_FILE = "master.key"
 NOTHING = "~"  # a subject no one has: filters on an unknown participant match nothing
@@ -107,6 +108,7 @@ class Vault:
         self._lookup: bytes | None = None
         self._opened: dict[str, tuple[str, Any]] = {}  # ciphertext -> (scope, text), see ``open``
         self._opened_size = 0
+        self.seen: dict[tuple[Any, int, str], Any] = {}  # events as callers see them (PrivateMapper)
         self.private = False  # settled by the ledger (``settle``) once it knows whether the store has events
         self.anchor: tuple[int, str] | None = None
         self.create_tables()
@@ -177,6 +179,7 @@ class Vault:
             self._keys.clear()
             self._opened.clear()
             self._opened_size = 0
+            self.seen.clear()
             self._generation = generation
         return True
 
@@ -516,6 +519,19 @@ class PrivateMapper(Mapper[Any]):
         return event
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        """The event as callers see it; events are forever, so one read before is answered from memory (until an
+        erasure anywhere, when what was named and opened is forgotten)."""
+        key = (stored_event.originator_id, stored_event.originator_version, stored_event.topic)
+        seen = self.vault.seen
+        event = seen.get(key)
+        if event is None:
+            event = self._revealed(stored_event)
+            if len(seen) >= SEEN_EVENTS:
+                seen.clear()
+            seen[key] = event
+        return event
+
+    def _revealed(self, stored_event: StoredEvent) -> Any:
         event = self.as_stored(stored_event)
         state = event.__dict__
         if not state.pop("as_stored", False):
