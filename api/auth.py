@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, g, request
 
 from api.errors import problem
@@ -19,8 +21,9 @@ def authenticate() -> Response | None:
     """Find the principal behind the bearer token; 401 without a live one."""
     if not request.path.startswith(PROTECTED_PREFIX):
         return None
-    current_app.extensions["ledger"].refresh()  # an erasure by another process: forget what it named
-    principal = bearer_principal()
+    ledger = current_app.extensions["ledger"]
+    principal, generation = bearer_principal_along(ledger.vault.generation_sql)
+    ledger.refresh(generation)  # an erasure by another process: forget what it named (read with the token)
     if principal is None:
         return problem(401, "A valid bearer token is required.",
                        headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})
@@ -30,10 +33,15 @@ def authenticate() -> Response | None:
 
 def bearer_principal() -> Principal | None:
     """The principal of the request's bearer token, if it carries a live one."""
+    return bearer_principal_along()[0]
+
+
+def bearer_principal_along(along: str = "NULL") -> tuple[Principal | None, Any]:
+    """The principal of the request's bearer token (if live), and the SQL value ``along``, in one round trip."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token_store().authenticate(token.strip())
-    return None
+        return token_store().authenticate_along(token.strip(), along)
+    return None, None
 
 
 def current_principal() -> Principal:

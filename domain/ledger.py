@@ -136,9 +136,10 @@ class MentorshipLedger(History, Application[UUID]):
         """An Idempotency-Key as events and idempotency records keep it (a keyed digest under the scheme)."""
         return self.vault.stored_key(key)
 
-    def refresh(self) -> None:
-        """Start of a request: if a participant was erased since (by any process), forget what was read."""
-        if self.vault.refresh():
+    def refresh(self, generation: int | None = None) -> None:
+        """Start of a request: if a participant was erased since (by any process), forget what was read.
+        ``generation``: the vault's erasure generation, if the request read it already (with its token)."""
+        if self.vault.refresh(generation):
             self.runner.held.clear()
 
     def construct_snapshot_store(self) -> Any:

@@ -165,12 +165,19 @@ class Vault:
 
     # -- freshness across processes -----------------------------------------------------
 
-    def refresh(self) -> bool:
-        """Forget what this process read if an erasure happened since (any process): True when it did."""
-        with self.store.transaction(write=False) as cursor:
-            cursor.execute(f"SELECT value FROM {self.store.table('privacy_generation')} WHERE id = 1")
-            row = cursor.fetchone()
-        generation = row[0] if row else 0
+    @property
+    def generation_sql(self) -> str:
+        """A subquery answering the erasure generation (to ride along with a query a request makes anyway)."""
+        return f"(SELECT value FROM {self.store.table('privacy_generation')} WHERE id = 1)"
+
+    def refresh(self, generation: int | None = None) -> bool:
+        """Forget what this process read if an erasure happened since (any process): True when it did.
+        ``generation``: already read (with the request's token), else read now."""
+        if generation is None:
+            with self.store.transaction(write=False) as cursor:
+                cursor.execute(f"SELECT {self.generation_sql}")
+                row = cursor.fetchone()
+            generation = row[0] if row and row[0] is not None else 0
         if generation == self._generation:
             return False
         with self._lock:

@@ -107,15 +107,24 @@ class TokenStore:
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal a live token stands for, else None. Compared in constant time."""
+        return self.authenticate_along(token)[0]
+
+    def authenticate_along(self, token: str, along: str = "NULL") -> tuple[Principal | None, Any]:
+        """``authenticate``, and the value of the SQL expression ``along`` read in the same round trip (every
+        request reads its token: what else it must read can come with it)."""
         parts = _split(token)
         if parts is None:
-            return None
+            return None, None
         with self.reader() as cursor:
             cursor.execute(
-                f"SELECT token_hash, principal_id, role, revoked_at FROM {self.table} WHERE prefix = {self.p}",
-                (parts[0],),
+                f"SELECT token_hash, principal_id, role, revoked_at, {along} FROM {self.table} "
+                f"WHERE prefix = {self.p}", (parts[0],),
             )
             row = cursor.fetchone()
+        principal = self._live(token, row)
+        return principal, (row[4] if row is not None else None)
+
+    def _live(self, token: str, row: Any) -> Principal | None:
         if row is None or row[3] is not None:
             return None
         if not hmac.compare_digest(row[0], _digest(token)):
