@@ -22,8 +22,10 @@ def authenticate() -> Response | None:
     if not request.path.startswith(PROTECTED_PREFIX):
         return None
     ledger = current_app.extensions["ledger"]
-    principal, generation = bearer_principal_along(ledger.vault.generation_sql)
-    ledger.refresh(generation)  # an erasure by another process: forget what it named (read with the token)
+    principal, along = bearer_principal_along(ledger.vault.generation_sql, ledger.position_sql)
+    # With the token, in one round trip: an erasure by another process (forget what it named), and the store's
+    # position (nothing written since a relationship was last read: no need to ask the store about it again).
+    ledger.refresh(*(along or (None, None)))
     if principal is None:
         return problem(401, "A valid bearer token is required.",
                        headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})
@@ -36,11 +38,11 @@ def bearer_principal() -> Principal | None:
     return bearer_principal_along()[0]
 
 
-def bearer_principal_along(along: str = "NULL") -> tuple[Principal | None, Any]:
-    """The principal of the request's bearer token (if live), and the SQL value ``along``, in one round trip."""
+def bearer_principal_along(*along: str) -> tuple[Principal | None, Any]:
+    """The principal of the request's bearer token (if live), and the SQL values ``along``, in one round trip."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token_store().authenticate_along(token.strip(), along)
+        return token_store().authenticate_along(token.strip(), *along)
     return None, None
 
 

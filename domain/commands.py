@@ -119,6 +119,18 @@ class CommandRunner:
         # their turn here instead of losing the race on the store and retrying (gevent's lock under gevent).
         self._turns: weakref.WeakValueDictionary[UUID, threading.Lock] = weakref.WeakValueDictionary()
         self._turns_lock = threading.Lock()
+        # The store's position when each held relationship was last known to be up to date; a request that
+        # read the store's position (with its token) and finds it no further needs not ask about it again.
+        self._fresh_at: dict[UUID, int] = {}
+        self._request = threading.local()
+
+    def note_position(self, position: int | None) -> None:
+        """The store's position, read at the start of this request (None: unknown, ask the store)."""
+        self._request.position = position
+
+    def distrust_position(self) -> None:
+        """Something was written since this request read the store's position (a lost race): ask the store."""
+        self._request.position = None
 
     def _turn(self, relationship_id: UUID) -> threading.Lock:
         with self._turns_lock:
@@ -142,6 +154,7 @@ class CommandRunner:
         try:
             self._admit(spec, principal, relationship, ids)
         except errors.LedgerError:
+            self.distrust_position()  # a refusal stands only on the stored state
             latest = self.current(ids[0], fresh=True)
             if latest is relationship:
                 raise
@@ -192,6 +205,7 @@ class CommandRunner:
                          decide: Callable[[Any, Act], Any]) -> CommandResult:
         for attempt in range(self.max_attempts):
             if attempt:
+                self.distrust_position()  # another write won: ask the store
                 relationship = self.current(ids[0], fresh=True) if ids else None
                 time.sleep(random.uniform(0, 0.002 * attempt))  # nosec B311 - jitter, nothing secret
             try:
@@ -229,7 +243,7 @@ class CommandRunner:
                 raise errors.VersionMismatchError("The relationship changed meanwhile.") from None
             return None
         if isinstance(aggregate, MentorshipRelationship):
-            self.held.keep(aggregate)
+            self.saved(aggregate, position)
         body = spec.answer(Outcome(self.ledger, None if spec.creates else before, event))
         return CommandResult(body, aggregate.id, aggregate.version, position)
 
@@ -245,6 +259,7 @@ class CommandRunner:
             raise Replayed(replay)
         if not ids or relationship is None:
             return False
+        self.distrust_position()
         return self.current(ids[0], fresh=True) is not relationship
 
     def _target(self, spec: Command, relationship: MentorshipRelationship | None, by: Act,
@@ -299,15 +314,28 @@ class CommandRunner:
         What this returns is shared and must not be changed: commands change a copy.
         """
         held = self.held.get(relationship_id)
+        known = getattr(self._request, "position", None)
         if held is None:
             relationship = self._reconstruct(relationship_id)
         elif fresh:
+            if known is not None and self._fresh_at.get(relationship_id, -1) >= known:
+                return held  # nothing was written anywhere since it was last brought up to date
             newer = list(self.ledger.events.get(relationship_id, gt=held.version))
             relationship = project(deepcopy(held), newer) if newer else held
         else:
             return held
         self.held.keep(relationship)
+        if known is not None and self.held.get(relationship_id) is relationship:
+            self._fresh_at[relationship_id] = known
         return relationship
+
+    def saved(self, relationship: MentorshipRelationship, position: int | None) -> None:
+        """A relationship this process saved, up to date as of the store position of its new events."""
+        self.held.keep(relationship)
+        if position is not None and self.held.get(relationship.id) is relationship:
+            if len(self._fresh_at) > 100_000:
+                self._fresh_at.clear()
+            self._fresh_at[relationship.id] = position
 
     def _reconstruct(self, relationship_id: UUID) -> MentorshipRelationship:
         try:
@@ -336,8 +364,9 @@ class CommandRunner:
         return self._take_checked(relationship_id)
 
     def forget_checked(self) -> None:
-        """End of a request: drop what ``check`` kept for it."""
+        """End of a request: drop what ``check`` kept for it, and the position it read."""
         self._checked.relationship = None
+        self._request.position = None
 
 
 def expect_version(context: CommandContext, aggregate: Aggregate | None) -> None:

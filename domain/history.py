@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from domain.relationship import MentorshipRelationship
 
 
+KEPT_VERSIONS = 200  # representations of relationships up to this many events are kept in memory
+KEPT_REPRESENTATIONS = 2000
+
+
 class History:
     """The read side of the ledger that needs nothing but the events (mixed into MentorshipLedger)."""
 
@@ -37,8 +41,25 @@ class History:
             raise errors.VersionNotFoundError("The relationship had no such version.")
         return self.representation(relationship_id, version or current.version, limit)
 
+    representations: dict[tuple[UUID, int, int | None], dict[str, Any]]
+
     def representation(self, relationship_id: UUID, version: int, limit: int | None = None) -> dict[str, Any]:
-        """The relationship as callers see it right after event ``version`` (``limit``: see get_relationship)."""
+        """The relationship as callers see it right after event ``version`` (``limit``: see get_relationship).
+
+        A relationship at a version never changes, so recent answers are kept (small ones: up to
+        ``KEPT_VERSIONS`` events, or with a limit); an erasure clears them (``MentorshipLedger.refresh``)."""
+        key = (relationship_id, version, limit)
+        kept = self.representations.get(key)
+        if kept is not None:
+            return kept
+        answer = self._representation(relationship_id, version, limit)
+        if version <= KEPT_VERSIONS or (limit is not None and limit <= KEPT_VERSIONS):
+            if len(self.representations) >= KEPT_REPRESENTATIONS:
+                self.representations.clear()
+            self.representations[key] = answer
+        return answer
+
+    def _representation(self, relationship_id: UUID, version: int, limit: int | None = None) -> dict[str, Any]:
         if limit is not None:
             state = fold_recent(self._pages(relationship_id, version), limit)
         else:

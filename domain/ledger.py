@@ -119,6 +119,8 @@ class MentorshipLedger(History, Application[UUID]):
         # Relationships stay in memory between commands (see CommandRunner); "" or 0 keeps none.
         held = RecentRelationships(int(self.env.get("AGGREGATE_CACHE_MAXSIZE", "1000") or 0))
         self.runner = CommandRunner(self, held)
+        # Representations at a version never change (until an erasure): the recent ones are kept.
+        self.representations: dict[tuple[UUID, int, int | None], dict[str, Any]] = {}
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
         self.mapper.vault.settle(has_events=bool(self.recorder.max_notification_id()))
@@ -136,11 +138,22 @@ class MentorshipLedger(History, Application[UUID]):
         """An Idempotency-Key as events and idempotency records keep it (a keyed digest under the scheme)."""
         return self.vault.stored_key(key)
 
-    def refresh(self, generation: int | None = None) -> None:
+    def refresh(self, generation: int | None = None, position: int | None = None) -> None:
         """Start of a request: if a participant was erased since (by any process), forget what was read.
-        ``generation``: the vault's erasure generation, if the request read it already (with its token)."""
+        ``generation``: the vault's erasure generation, if the request read it already (with its token);
+        ``position``: the store's position read then too (see ``CommandRunner.current``)."""
         if self.vault.refresh(generation):
             self.runner.held.clear()
+            self.representations.clear()
+        self.runner.note_position(position)
+
+    @property
+    def position_sql(self) -> str:
+        """A subquery answering the store's position (to ride along with a query a request makes anyway)."""
+        recorder = self.recorder
+        if hasattr(recorder, "table"):  # PostgreSQL (persistence.pg_recorders)
+            return f"(SELECT MAX(notification_id) FROM {recorder.table})"
+        return f"(SELECT MAX(rowid) FROM {recorder.events_table_name})"
 
     def construct_snapshot_store(self) -> Any:
         """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""

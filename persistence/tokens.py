@@ -109,20 +109,21 @@ class TokenStore:
         """The principal a live token stands for, else None. Compared in constant time."""
         return self.authenticate_along(token)[0]
 
-    def authenticate_along(self, token: str, along: str = "NULL") -> tuple[Principal | None, Any]:
-        """``authenticate``, and the value of the SQL expression ``along`` read in the same round trip (every
-        request reads its token: what else it must read can come with it)."""
+    def authenticate_along(self, token: str, *along: str) -> tuple[Principal | None, tuple[Any, ...] | None]:
+        """``authenticate``, and the values of the SQL expressions ``along`` read in the same round trip (every
+        request reads its token: what else it must read can come with it); None without a token row."""
         parts = _split(token)
         if parts is None:
             return None, None
+        extra = "".join(f", {expression}" for expression in along)
         with self.reader() as cursor:
             cursor.execute(
-                f"SELECT token_hash, principal_id, role, revoked_at, {along} FROM {self.table} "
+                f"SELECT token_hash, principal_id, role, revoked_at{extra} FROM {self.table} "
                 f"WHERE prefix = {self.p}", (parts[0],),
             )
             row = cursor.fetchone()
         principal = self._live(token, row)
-        return principal, (row[4] if row is not None else None)
+        return principal, (tuple(row[4:]) if row is not None else None)
 
     def _live(self, token: str, row: Any) -> Principal | None:
         if row is None or row[3] is not None:
