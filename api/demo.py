@@ -99,7 +99,7 @@ def fill(ledger: MentorshipLedger, seed: int = 7, now: datetime | None = None) -
     """Fill an empty store with the demo program; what was made (relationship ids by pattern, people)."""
     if ledger.position():
         raise ValueError("the store is not empty: the demo fills an empty store only")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 - a demo made the same from a seed, nothing secret
     now = (now or ledger.clock()).replace(microsecond=0)
     people = [f"{first}.{last}@example.org" for first, last in zip(FIRST * 3, LAST * 3)]
     rng.shuffle(people)
