@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
-    emit({"machine": machine(), **{kind: measure(kind, args.seconds, args.requests) for kind in kinds}})
+    results: dict[str, Any] = {"machine": machine()}
+    for kind in kinds:
+        results[kind] = measure(kind, args.seconds, args.requests)
+        print(json.dumps({kind: results[kind]["targets"]}), file=sys.stderr)  # as each store is done
+    emit(results)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 KEPT_VERSIONS = 200  # representations of relationships up to this many events are kept in memory
-KEPT_REPRESENTATIONS = 2000
+KEPT_REPRESENTATIONS = 1000
 
 
 class History:
@@ -41,22 +41,22 @@ class History:
             raise errors.VersionNotFoundError("The relationship had no such version.")
         return self.representation(relationship_id, version or current.version, limit)
 
-    representations: dict[tuple[UUID, int, int | None], dict[str, Any]]
+    representations: dict[tuple[UUID, int | None], tuple[int, dict[str, Any]]]
 
     def representation(self, relationship_id: UUID, version: int, limit: int | None = None) -> dict[str, Any]:
         """The relationship as callers see it right after event ``version`` (``limit``: see get_relationship).
 
         A relationship at a version never changes, so recent answers are kept (small ones: up to
         ``KEPT_VERSIONS`` events, or with a limit); an erasure clears them (``MentorshipLedger.refresh``)."""
-        key = (relationship_id, version, limit)
+        key = (relationship_id, limit)
         kept = self.representations.get(key)
-        if kept is not None:
-            return kept
+        if kept is not None and kept[0] == version:
+            return kept[1]
         answer = self._representation(relationship_id, version, limit)
         if version <= KEPT_VERSIONS or (limit is not None and limit <= KEPT_VERSIONS):
             if len(self.representations) >= KEPT_REPRESENTATIONS:
                 self.representations.clear()
-            self.representations[key] = answer
+            self.representations[key] = (version, answer)  # one version per relationship: the last asked
         return answer
 
     def _representation(self, relationship_id: UUID, version: int, limit: int | None = None) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class MentorshipLedger(History, Application[UUID]):
         held = RecentRelationships(int(self.env.get("AGGREGATE_CACHE_MAXSIZE", "1000") or 0))
         self.runner = CommandRunner(self, held)
         # Representations at a version never change (until an erasure): the recent ones are kept.
-        self.representations: dict[tuple[UUID, int, int | None], dict[str, Any]] = {}
+        self.representations: dict[tuple[UUID, int | None], tuple[int, dict[str, Any]]] = {}
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
         self.mapper.vault.settle(has_events=bool(self.recorder.max_notification_id()))
