@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 KEPT_VERSIONS = 200  # representations of relationships up to this many events are kept in memory
-KEPT_REPRESENTATIONS = 1000
+KEPT_REPRESENTATIONS = 300
 
 
 class History:
