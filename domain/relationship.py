@@ -33,8 +33,9 @@ _MARK_ROLE = {mark: role for role, mark in _ROLE_MARK.items()}
 class MentorshipRelationship(Aggregate):
     """A mentor and a mentee paired in a program, and the feedback loop between them."""
 
-    # The shape of the state (and so of snapshots). 2: only what the rules need (see upcast_v1_v2).
-    class_version = 2
+    # The shape of the state (and so of snapshots). 2: only what the rules need (see upcast_v1_v2);
+    # 3: the roles whose participant was erased (upcast_v2_v3).
+    class_version = 3
 
     class Event(Attributed, Aggregate.Event):
         """An event of a relationship."""
@@ -205,6 +206,11 @@ class MentorshipRelationship(Aggregate):
                                      for k, a in actions.items() if a["status"] == "completed")
         state["counts"] = {"feedback": len(feedback), "actions": len(actions), "check_ins": 0}
 
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A snapshot taken before erasure existed: nobody in it was erased."""
+        state["erased"] = []
+
     # -- construction ---------------------------------------------------------
 
     @classmethod
@@ -244,8 +250,8 @@ class MentorshipRelationship(Aggregate):
         return None
 
     def erasures(self) -> tuple[str, ...]:
-        """The roles whose participant was erased (none in states made before erasure existed)."""
-        return tuple(getattr(self, "erased", ()))
+        """The roles whose participant was erased."""
+        return tuple(self.erased)
 
     def other_than(self, participant_id: str) -> str:
         return self.mentee_id if participant_id == self.mentor_id else self.mentor_id

@@ -320,6 +320,14 @@ def test_a_snapshot_of_the_first_shape_is_upcast_to_what_the_rules_need():
     assert state["counts"] == {"feedback": 2, "actions": 2, "check_ins": 0} and "goals" not in state
 
 
+def test_a_snapshot_of_the_second_shape_is_upcast_with_nobody_erased():
+    state = {"program_id": "p", "mentor_id": "m", "mentee_id": "e", "status": "active", "awaiting": {},
+             "open_actions": {}, "received": "", "completed": "", "counts": {"feedback": 0, "actions": 0,
+                                                                            "check_ins": 0}}
+    MentorshipRelationship.upcast_v2_v3(state)
+    assert state["erased"] == []
+
+
 def test_every_event_says_what_happened_in_words():
     class Say:
         def who(self, ref):
