@@ -81,16 +81,23 @@ def slow_clients_survived(port: int, clients: int = 50, probes: int = 15) -> int
     return answered
 
 
+def relationships_with_mentors(store: Store, relationships: int = 64) -> tuple[list, list[str], dict[str, str]]:
+    """The store filled with relationships of 3 events: their ids, their mentors, a token for each mentor."""
+    ledger = store.ledger()
+    try:
+        rids = populate(ledger, relationships, 3)
+        tokens_store = token_store_for(ledger)
+        mentors = [ledger.get_relationship(Principal("ada", "coordinator"), rid)["mentor_id"] for rid in rids]
+        return rids, mentors, {m: tokens_store.issue(m, "participant") for m in set(mentors)}
+    finally:
+        ledger.close()
+
+
 def measure(kind: str, seconds: int) -> dict[str, Any]:
     store = Store(kind)
     result: dict[str, Any] = {}
     try:
-        ledger = store.ledger()
-        rids = populate(ledger, 64, 3)
-        tokens_store = token_store_for(ledger)
-        mentors = [ledger.get_relationship(Principal("ada", "coordinator"), rid)["mentor_id"] for rid in rids]
-        tokens = {m: tokens_store.issue(m, "participant") for m in set(mentors)}
-        ledger.close()
+        rids, mentors, tokens = relationships_with_mentors(store)
         work = Path(tempfile.mkdtemp())
         (work / "read.lua").write_text(read_script([f"/v1/relationships/{r}" for r in rids],
                                                    [tokens[m] for m in mentors]))

@@ -27,9 +27,8 @@ from typing import Any
 
 from bench.commands import run_wrk, wrk_script
 from bench.common import emit, machine
-from bench.data import Store, populate
-from bench.servers import read_script
-from domain.principal import Principal
+from bench.data import Store
+from bench.servers import read_script, relationships_with_mentors
 from persistence.stores import token_store_for
 from tests.e2e.processes import Process, Server, compose_command
 
@@ -74,12 +73,9 @@ end
 def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
     store = Store(kind)
     try:
+        rids, mentors, token_of = relationships_with_mentors(store)
         ledger = store.ledger()
-        rids = populate(ledger, 64, 3)
-        tokens = token_store_for(ledger)
-        mentors = [ledger.get_relationship(Principal("ada", "coordinator"), rid)["mentor_id"] for rid in rids]
-        token_of = {m: tokens.issue(m, "participant") for m in set(mentors)}
-        coordinator = tokens.issue("ada", "coordinator")
+        coordinator = token_store_for(ledger).issue("ada", "coordinator")
         ledger.close()
         work = Path(tempfile.mkdtemp())
         reads = [f"/v1/relationships/{r}" for r in rids] + [f"/v1/relationships/{r}/health" for r in rids] + \
