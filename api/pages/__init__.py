@@ -222,7 +222,7 @@ def reasons(health: dict[str, Any]) -> list[str]:
     lost = {name: hs.WEIGHTS[name] - value for name, value in parts.items() if name in hs.WEIGHTS}
     if parts.get("overdue_penalty"):
         lost["overdue_penalty"] = -parts["overdue_penalty"]
-    return [f"{PART_NAMES[name]}: −{points:g}" for name, points in sorted(lost.items(), key=lambda kv: -kv[1])
+    return [f"{PART_NAMES[name]}: −{points:.0f}" for name, points in sorted(lost.items(), key=lambda kv: -kv[1])
             if points >= 3]
 
 
