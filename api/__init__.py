@@ -80,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config["PROJECTIONS_MODE"]:
         app.config["PROJECTIONS_MODE"] = "inline" if app.config["STORE_KIND"] == "sqlite" else "worker"
 
-    app.teardown_request(lambda _: ledger.forget_checked())
+    app.teardown_request(lambda _: (ledger.forget_checked(), projections.note_live(None)))
     http.install(app)
     app.before_request(auth.authenticate)
     register_api(app)

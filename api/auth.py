@@ -21,11 +21,15 @@ def authenticate() -> Response | None:
     """Find the principal behind the bearer token; 401 without a live one."""
     if not request.path.startswith(PROTECTED_PREFIX):
         return None
-    ledger = current_app.extensions["ledger"]
-    principal, along = bearer_principal_along(ledger.vault.generation_sql, ledger.position_sql)
-    # With the token, in one round trip: an erasure by another process (forget what it named), and the store's
-    # position (nothing written since a relationship was last read: no need to ask the store about it again).
-    ledger.refresh(*(along or (None, None)))
+    ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
+    principal, along = bearer_principal_along(ledger.vault.generation_sql, ledger.position_sql,
+                                              projections.live_sql)
+    # With the token, in one round trip: an erasure by another process (forget what it named), the store's
+    # position (nothing written since a relationship was last read: no need to ask the store about it again),
+    # and the views' live generations (no need to ask which tables to read).
+    generation, position, live = along or (None, None, None)
+    ledger.refresh(generation, position)
+    projections.note_live(live)
     if principal is None:
         return problem(401, "A valid bearer token is required.",
                        headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})

@@ -53,6 +53,8 @@ class Projections:
         # catch-up under way waits by yielding, instead of meeting the other's SQLite write lock, whose busy
         # wait would block the whole worker (threads wait their turn here too, instead of retrying).
         self._catching_up = threading.Lock()
+        # The views' live generations as read at the start of the current request (with its token), if it did.
+        self._request = threading.local()
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
             self._ensure_live(name)
@@ -64,9 +66,27 @@ class Projections:
 
     def view(self, name: str) -> View:
         """The live generation of a view (it changes only when a rebuild switches over)."""
-        with self.store.transaction(write=False) as cursor:
-            generation = live_generation(cursor, self.store, name)
+        generation = (getattr(self._request, "live", None) or {}).get(name)
+        if generation is None:
+            with self.store.transaction(write=False) as cursor:
+                generation = live_generation(cursor, self.store, name)
         return self._instance(name, generation or 1)
+
+    @property
+    def live_sql(self) -> str:
+        """A subquery answering every view's live generation as ``name=N,...`` (to ride along with a query a
+        request makes anyway, see ``note_live``)."""
+        joined = "string_agg" if self.store.postgres else "group_concat"
+        return f"(SELECT {joined}(name || '=' || live, ',') FROM {self.store.table(GENERATIONS_TABLE)})"
+
+    def note_live(self, answer: str | None) -> None:
+        """The answer of ``live_sql`` read at the start of this request; None (unknown, or the request is over):
+        ask the store."""
+        live = None
+        if answer:
+            live = {name: int(generation) for name, _, generation in
+                    (part.partition("=") for part in answer.split(","))}
+        self._request.live = live
 
     def views(self) -> list[View]:
         return [self.view(name) for name in VIEW_CLASSES]

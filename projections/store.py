@@ -177,7 +177,9 @@ class ViewStore:
     @contextlib.contextmanager
     def _pg_transaction(self, write: bool) -> Iterator[Cursor]:
         datastore: PostgresDatastore = self.datastore
-        with datastore.transaction(commit=write) as raw:
+        # Reads run at READ COMMITTED, where every statement takes its own snapshot inside a transaction too:
+        # BEGIN and ROLLBACK around them would cost two round trips and change nothing.
+        with (datastore.transaction(commit=True) if write else datastore.cursor()) as raw:
             cursor = Cursor(raw, postgres=True)
             yield cursor
             cursor.flush()
