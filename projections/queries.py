@@ -33,6 +33,7 @@ from projections.derived import (
 from projections.feed import LEDGER_TOPICS, ledger_events
 from projections.health import figures as hf
 from projections.health import score as hs
+from projections.health.pages import KeptPages
 from projections.index import IndexFilter
 from projections.service import Projections
 
@@ -47,6 +48,7 @@ class LedgerQueries:
     def __init__(self, ledger: MentorshipLedger, projections: Projections) -> None:
         self.ledger = ledger
         self.projections = projections
+        self.health_pages = KeptPages()
 
     # -- relationships -------------------------------------------------------------
 
@@ -109,13 +111,22 @@ class LedgerQueries:
                     after: tuple[int, str] | None, limit: int, now: datetime | None = None) -> tuple[list, datetime]:
         """Health rows of many relationships, worst first, all scored at the same moment."""
         self._require_overseer(principal)
-        now = now or self.ledger.clock()
         view = self.projections.view("relationship_health")
+        # Pages scored now (no cursor's moment) are kept while nothing can change them (projections.health.pages).
+        key = None if now is not None else (view.generation, program_id, status, after, limit)
+        now = now or self.ledger.clock()
         with view.store.transaction(write=False) as cursor:
+            position = view.position(cursor)  # first: a page kept under it can only be as new or newer
+            kept = self.health_pages.get(key, position, now) if key else None
+            if kept is not None:
+                return kept, now
             ranked = view.worst_first(cursor, now, program_id=program_id, status=status, after=after, limit=limit)
             figures = view.figures(cursor, [rid for rid, _, _ in ranked])
-            position = view.position(cursor)
-        return [hs.assess(figures[rid], now, position) for rid, _, _ in ranked], now
+            until = view.ranking_until(cursor) if key else None
+        rows = [hs.assess(figures[rid], now, position) for rid, _, _ in ranked]
+        if key:
+            self.health_pages.put(key, position, now, until, rows)
+        return rows, now
 
     # -- growth ------------------------------------------------------------------------
 

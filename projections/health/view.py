@@ -209,6 +209,11 @@ class HealthView(View):
         return hr.worst_first(cursor, self.store.dialect, self.tables, now, program_id=program_id, status=status,
                               after=after, limit=limit)
 
+    def ranking_until(self, cursor: Cursor) -> float | None:
+        """The first moment any ranked score or status may change (None with nothing ranked)."""
+        cursor.execute(f"SELECT MIN(next_change) FROM {self.table('health_rank')}")
+        return cursor.fetchone()[0]
+
     def has_stale_ranks(self, cursor: Cursor, now: datetime) -> bool:
         cursor.execute(f"SELECT 1 FROM {self.table('health_rank')} WHERE next_change <= ? LIMIT 1", (epoch(now),))
         return cursor.fetchone() is not None
