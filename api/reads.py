@@ -50,7 +50,7 @@ def fresh(query: dict[str, Any], *names: str) -> None:
         abort(422, messages={"min_position": ["No write has reached this position; "
                                               "use the X-Position of a write."]})
     if inline():
-        projections().catch_up()
+        projections().catch_up_for_read()
     if position is not None:
         projections().wait_for(position, list(names) or None,
                                timeout=current_app.config["READ_YOUR_WRITES_TIMEOUT"])

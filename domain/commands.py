@@ -128,6 +128,10 @@ class CommandRunner:
         """The store's position, read at the start of this request (None: unknown, ask the store)."""
         self._request.position = position
 
+    def noted_position(self) -> int | None:
+        """The store's position read at the start of this request (None: not read, or distrusted since)."""
+        return getattr(self._request, "position", None)
+
     def distrust_position(self) -> None:
         """Something was written since this request read the store's position (a lost race): ask the store."""
         self._request.position = None

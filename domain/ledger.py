@@ -147,6 +147,10 @@ class MentorshipLedger(History, Application[UUID]):
             self.representations.clear()
         self.runner.note_position(position)
 
+    def noted_position(self) -> int | None:
+        """The store's position as this request read it with its token (None when it did not)."""
+        return self.runner.noted_position()
+
     @property
     def position_sql(self) -> str:
         """A subquery answering the store's position (to ride along with a query a request makes anyway)."""

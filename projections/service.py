@@ -55,6 +55,9 @@ class Projections:
         self._catching_up = threading.Lock()
         # The views' live generations as read at the start of the current request (with its token), if it did.
         self._request = threading.local()
+        # Every view had processed the store up to here when this process last caught up all of them; and
+        # no health ranking is due to change before this moment (epoch seconds) unless an event arrives.
+        self._caught_up_to, self._ranked_until = -1, 0.0
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
             self._ensure_live(name)
@@ -125,6 +128,16 @@ class Projections:
         with self._catching_up:
             return self._catch_up(views, progress)
 
+    def catch_up_for_read(self) -> None:
+        """Embedded mode, before a read: catch up, unless the store's position this request read with its token
+        shows nothing written since this process last caught up (then only re-rank health if it is due)."""
+        noted = self.ledger.noted_position()
+        if noted is None or noted > self._caught_up_to:
+            self.catch_up()
+        elif self.ledger.clock().timestamp() >= self._ranked_until:
+            with self._catching_up:
+                self._rerank(self.views())
+
     def _catch_up(self, views: list[View] | None, progress: Progress | None) -> int:
         views = views if views is not None else self.views()
         start = min((v.max_tracking_id() or 0) for v in views)
@@ -138,6 +151,8 @@ class Projections:
                 items = ahead.result()
                 if not items:
                     self._rerank(views)
+                    if len(views) == len(VIEW_CLASSES):
+                        self._caught_up_to = max(self._caught_up_to, start)
                     return read
                 start = items[-1].position
                 if self.store.postgres:
@@ -162,6 +177,9 @@ class Projections:
                 with view.store.transaction(write=True) as cursor:
                     view.lock(cursor)
                     view.rerank(cursor, now)
+            with view.store.transaction(write=False) as cursor:
+                until = view.ranking_until(cursor)
+            self._ranked_until = until if until is not None else float("inf")
 
     @staticmethod
     def _process(view: View, items: list) -> None:
