@@ -17,8 +17,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-"
 # No request headers and no query string in the access log: no bearer token, even one sent in a URL
-# (?access_token=...), and no ids from filters are ever logged.
+# (?access_token=...), and no ids from filters are ever logged. The logger builds only these fields.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+logger_class = "api.serving.AccessLogger"
 # Generous enough that the application answers oversized headers itself (431, problem+json,
 # MAX_HEADER_BYTES); beyond these, gunicorn refuses the request itself, also as problem+json (api.serving).
 limit_request_line = 8190

@@ -34,6 +34,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -58,8 +59,19 @@ PART_NAMES = {"balance": "balance (one side gives most feedback)", "closure": "c
 WEEKS = 12
 
 
+class PageSessions(SecureCookieSessionInterface):
+    """Sessions for the pages only: elsewhere (the API) a request starts with an empty session that is never
+    saved, without reading a cookie or building a signer for it."""
+
+    def open_session(self, app: Any, request: Any) -> SecureCookieSession | None:
+        if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def install(app: Any) -> None:
     """The pages, their session cookie and their CSRF check."""
+    app.session_interface = PageSessions()
     app.secret_key = hmac.new(app.extensions["ledger"].signing_key, b"mentorship-ledger pages session",
                               hashlib.sha256).digest()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_PATH=PREFIX,

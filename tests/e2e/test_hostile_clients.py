@@ -4,6 +4,7 @@ the limit, tokens in URLs, requests gunicorn itself refuses."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -118,3 +119,4 @@ def test_tokens_in_urls_never_reach_the_access_log_and_refusals_are_problem_json
     log = server.log.read_text()
     assert '"GET /v1/audit HTTP/1.1" 401' in log and '"GET /healthz HTTP/1.1" 200' in log
     assert secret not in log and "someone.private" not in log and "access_token" not in log
+    assert re.search(r'^127\.0\.0\.1 "GET /healthz HTTP/1\.1" 200 \d+ \d+ms$', log, re.MULTILINE)
