@@ -10,7 +10,6 @@ from typing import Any
 
 from projections.base import Item, View
 from projections.health import rank as hr
-from projections.health import score as hs
 from projections.health.figures import Delta, HealthFigures, delta
 from projections.health.sql import epoch
 from projections.store import Cursor
