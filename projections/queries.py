@@ -112,8 +112,8 @@ class LedgerQueries:
         """Health rows of many relationships, worst first, all scored at the same moment."""
         self._require_overseer(principal)
         view = self.projections.view("relationship_health")
-        # Pages scored now (no cursor's moment) are kept while nothing can change them (projections.health.pages).
-        key = None if now is not None else (view.generation, program_id, status, after, limit)
+        # First pages scored now are kept while nothing can change them (projections.health.pages).
+        key = (view.generation, program_id, status, limit) if now is None and after is None else None
         now = now or self.ledger.clock()
         with view.store.transaction(write=False) as cursor:
             position = view.position(cursor)  # first: a page kept under it can only be as new or newer
