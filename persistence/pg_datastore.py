@@ -91,7 +91,7 @@ class PooledConnection:
 
     def __init__(self, raw: psycopg2.extensions.connection) -> None:
         self.raw = raw
-        self.created = time.monotonic()
+        self.created = self.returned = time.monotonic()
 
     @property
     def closed(self) -> bool:
@@ -108,17 +108,24 @@ class ConnectionPool:
     A caller finding every connection in use waits up to ``timeout`` seconds
     for one to come back instead of failing at once. Broken connections are
     dropped and replaced; connections older than ``max_age`` are recycled.
+
+    Connections made on demand stay while they are used: those beyond ``pool_size``
+    that have been idle for ``overflow_idle`` seconds are closed when the pool is
+    next used. Closing each one as it comes back would open a new connection (a new
+    server process) for nearly every request whenever more than ``pool_size`` are
+    busy at once.
     """
 
     def __init__(self, connect: Callable[[], psycopg2.extensions.connection], *, pool_size: int = 5,
                  max_overflow: int = 10, timeout: float = 10.0, max_age: float | None = None,
-                 pre_ping: bool = False) -> None:
+                 pre_ping: bool = False, overflow_idle: float = 60.0) -> None:
         self._connect = connect
         self.pool_size = pool_size
         self.max_connections = pool_size + max_overflow
         self.timeout = timeout
         self.max_age = max_age
         self.pre_ping = pre_ping
+        self.overflow_idle = overflow_idle
         self._idle: deque[PooledConnection] = deque()
         self._in_use = 0
         self._waiting = 0
@@ -140,6 +147,9 @@ class ConnectionPool:
                 raise es.ConnectionPoolClosedError("The connection pool is closed")
             self._in_use += 1
             conn = self._idle.pop() if self._idle else None
+            unused = self._unused(time.monotonic())
+        for old in unused:
+            old.close()
         try:
             return self._ready(conn)
         except BaseException:
@@ -150,14 +160,26 @@ class ConnectionPool:
         keep = not (broken or conn.closed or self._closed)
         if keep and conn.raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
             keep = self._rollback(conn)
+        now = time.monotonic()
         with self._condition:
             self._in_use -= 1
-            if keep and len(self._idle) < self.pool_size:
-                self._idle.append(conn)
+            if keep:
+                conn.returned = now
+                self._idle.append(conn)  # lent again first (the newest); the oldest idle ones are closed
                 conn = None  # type: ignore[assignment]
+            unused = self._unused(now)
             self._condition.notify()
+        for old in unused:
+            old.close()
         if conn is not None:
             conn.close()
+
+    def _unused(self, now: float) -> list[PooledConnection]:
+        """Idle connections beyond ``pool_size`` not used for ``overflow_idle`` seconds (taken out of the pool)."""
+        unused = []
+        while len(self._idle) > self.pool_size and now - self._idle[0].returned >= self.overflow_idle:
+            unused.append(self._idle.popleft())
+        return unused
 
     def close(self) -> None:
         with self._condition:
@@ -225,7 +247,7 @@ class PostgresDatastore:
     def __init__(self, dsn: str, *, schema: str = "", connect_timeout: int = 5,
                  idle_in_transaction_session_timeout: int = 5, lock_timeout: int = 10,
                  pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 10.0,
-                 max_age: float | None = None, pre_ping: bool = False,
+                 max_age: float | None = None, pre_ping: bool = False, overflow_idle: float = 60.0,
                  originator_id_type: str = "uuid") -> None:
         self.dsn = dsn
         self.schema = schema.strip()
@@ -234,7 +256,8 @@ class PostgresDatastore:
         self.lock_timeout = lock_timeout
         self.originator_id_type = originator_id_type
         self.pool = ConnectionPool(self._connect, pool_size=pool_size, max_overflow=max_overflow,
-                                   timeout=pool_timeout, max_age=max_age, pre_ping=pre_ping)
+                                   timeout=pool_timeout, max_age=max_age, pre_ping=pre_ping,
+                                   overflow_idle=overflow_idle)
 
     def qualified(self, name: str) -> str:
         """A table or function name in the configured schema, quoted."""

@@ -13,6 +13,7 @@ library's own module, from ``POSTGRES_DBNAME``, ``POSTGRES_HOST``,
 | POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT | 5 s |
 | POSTGRES_POOL_SIZE / POSTGRES_MAX_OVERFLOW | 5 / 10 connections |
 | POSTGRES_POOL_TIMEOUT | 10 s (waiting for a free connection) |
+| POSTGRES_POOL_OVERFLOW_IDLE | 60 s (idle time before a connection beyond the pool size is closed) |
 | POSTGRES_CONN_MAX_AGE | none (seconds before a connection is recycled) |
 | POSTGRES_PRE_PING | no |
 """
@@ -69,6 +70,7 @@ class PostgresFactory(InfrastructureFactory[PostgresTrackingRecorder]):
             pool_size=self._int("POSTGRES_POOL_SIZE", 5),
             max_overflow=self._int("POSTGRES_MAX_OVERFLOW", 10),
             pool_timeout=float(self._int("POSTGRES_POOL_TIMEOUT", 10)),
+            overflow_idle=float(self._int("POSTGRES_POOL_OVERFLOW_IDLE", 60)),
             max_age=float(self.env.get("POSTGRES_CONN_MAX_AGE")) if self.env.get("POSTGRES_CONN_MAX_AGE") else None,
             pre_ping=strtobool(self.env.get("POSTGRES_PRE_PING") or "no"),
             originator_id_type=id_type,

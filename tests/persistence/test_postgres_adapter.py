@@ -210,5 +210,28 @@ def test_a_pool_closed_twice_stays_closed_and_lends_nothing():
         pool.get()
 
 
+def test_connections_made_on_demand_are_reused_while_busy_and_closed_once_idle_long_enough():
+    made = []
+
+    def connect():
+        made.append(psycopg2.connect(pg.database_url()))
+        return made[-1]
+
+    pool = ConnectionPool(connect, pool_size=1, max_overflow=2, overflow_idle=0.3)
+    try:
+        for _ in range(5):  # three busy at once, again and again: the same three connections serve
+            lent = [pool.get() for _ in range(3)]
+            for conn in lent:
+                pool.put(conn)
+        assert len(made) == 3 and pool.num_idle == 3 and not any(raw.closed for raw in made)
+        time.sleep(0.4)
+        pool.put(pool.get())  # the next use closes the two that sat idle beyond the pool's size
+        assert pool.num_idle == 1 and sum(1 for raw in made if raw.closed) == 2
+        pool.put(pool.get())
+        assert len(made) == 3  # the one kept is lent again, nothing new opened
+    finally:
+        pool.close()
+
+
 def postgres_schema(datastore: PostgresDatastore) -> str:
     return datastore.schema
