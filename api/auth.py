@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from flask import Response, current_app, g, request
 
@@ -22,13 +23,17 @@ def authenticate() -> Response | None:
     if not request.path.startswith(PROTECTED_PREFIX):
         return None
     ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
+    relationship_id = (request.view_args or {}).get("relationship_id")
+    about_one = isinstance(relationship_id, UUID)
     principal, along = bearer_principal_along(ledger.vault.generation_sql, ledger.position_sql,
-                                              projections.live_sql)
+                                              projections.live_sql,
+                                              *([ledger.version_sql(relationship_id)] if about_one else []))
     # With the token, in one round trip: an erasure by another process (forget what it named), the store's
     # position (nothing written since a relationship was last read: no need to ask the store about it again),
-    # and the views' live generations (no need to ask which tables to read).
-    generation, position, live = along or (None, None, None)
-    ledger.refresh(generation, position)
+    # the views' live generations (no need to ask which tables to read) and, for a request about one
+    # relationship, its newest version (a command decides on a current copy instead of losing a race).
+    generation, position, live, *version = along or (None, None, None)
+    ledger.refresh(generation, position, (relationship_id, version[0]) if version else None)
     projections.note_live(live)
     if principal is None:
         return problem(401, "A valid bearer token is required.",

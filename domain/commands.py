@@ -124,9 +124,12 @@ class CommandRunner:
         self._fresh_at: dict[UUID, int] = {}
         self._request = threading.local()
 
-    def note_position(self, position: int | None) -> None:
-        """The store's position, read at the start of this request (None: unknown, ask the store)."""
+    def note_position(self, position: int | None, version: tuple[UUID, int | None] | None = None) -> None:
+        """The store's position, read at the start of this request (None: unknown, ask the store), and
+        ``version``: (relationship id, its newest version in the store) read then too, when the request is
+        about one relationship (its held copy is then known to be current, or known to be behind)."""
         self._request.position = position
+        self._request.version = version
 
     def noted_position(self) -> int | None:
         """The store's position read at the start of this request (None: not read, or distrusted since)."""
@@ -135,6 +138,11 @@ class CommandRunner:
     def distrust_position(self) -> None:
         """Something was written since this request read the store's position (a lost race): ask the store."""
         self._request.position = None
+        self._request.version = None
+
+    def _noted_version(self, relationship_id: UUID) -> int | None:
+        noted = getattr(self._request, "version", None)
+        return noted[1] if noted is not None and noted[0] == relationship_id else None
 
     def _turn(self, relationship_id: UUID) -> threading.Lock:
         with self._turns_lock:
@@ -189,8 +197,9 @@ class CommandRunner:
         """Decide and save, retrying on the fresh state if another write won; replay a repeated key.
 
         The first attempt decides on the relationship held in memory, without
-        reading the store: if another process wrote meanwhile, saving fails on
-        the version and the next attempt reads what is new. A refusal on the
+        reading the store (unless the version read with the request's token shows
+        it behind: then what is new is read first); if another process wrote
+        meanwhile, saving fails on the version and the next attempt reads what is new. A refusal on the
         held state is confirmed on the stored state before it stands.
         """
         relationship = self._admitted(spec, principal, ids)
@@ -319,9 +328,12 @@ class CommandRunner:
         """
         held = self.held.get(relationship_id)
         known = getattr(self._request, "position", None)
+        stored = self._noted_version(relationship_id)  # its newest version when this request began, if read
         if held is None:
             relationship = self._reconstruct(relationship_id)
-        elif fresh:
+        elif stored is not None and held.version >= stored:
+            return held  # nothing was written to it between the last event held and the start of this request
+        elif fresh or stored is not None:  # asked to be current, or known to be behind (do not decide on it)
             if known is not None and self._fresh_at.get(relationship_id, -1) >= known:
                 return held  # nothing was written anywhere since it was last brought up to date
             newer = list(self.ledger.events.get(relationship_id, gt=held.version))
@@ -371,6 +383,7 @@ class CommandRunner:
         """End of a request: drop what ``check`` kept for it, and the position it read."""
         self._checked.relationship = None
         self._request.position = None
+        self._request.version = None
 
 
 def expect_version(context: CommandContext, aggregate: Aggregate | None) -> None:

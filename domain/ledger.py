@@ -138,14 +138,16 @@ class MentorshipLedger(History, Application[UUID]):
         """An Idempotency-Key as events and idempotency records keep it (a keyed digest under the scheme)."""
         return self.vault.stored_key(key)
 
-    def refresh(self, generation: int | None = None, position: int | None = None) -> None:
+    def refresh(self, generation: int | None = None, position: int | None = None,
+                version: tuple[UUID, int | None] | None = None) -> None:
         """Start of a request: if a participant was erased since (by any process), forget what was read.
         ``generation``: the vault's erasure generation, if the request read it already (with its token);
-        ``position``: the store's position read then too (see ``CommandRunner.current``)."""
+        ``position``: the store's position read then too; ``version``: (relationship id, its newest
+        version), for a request about one relationship (see ``CommandRunner.current``)."""
         if self.vault.refresh(generation):
             self.runner.held.clear()
             self.representations.clear()
-        self.runner.note_position(position)
+        self.runner.note_position(position, version)
 
     def noted_position(self) -> int | None:
         """The store's position as this request read it with its token (None when it did not)."""
@@ -158,6 +160,15 @@ class MentorshipLedger(History, Application[UUID]):
         if hasattr(recorder, "table"):  # PostgreSQL (persistence.pg_recorders)
             return f"(SELECT MAX(notification_id) FROM {recorder.table})"
         return f"(SELECT MAX(rowid) FROM {recorder.events_table_name})"
+
+    def version_sql(self, relationship_id: UUID) -> str:
+        """A subquery answering a relationship's newest version in the store (NULL when it has none)."""
+        recorder = self.recorder
+        if hasattr(recorder, "table"):  # PostgreSQL: the id is a UUID's canonical text, nothing else
+            return (f"(SELECT MAX(originator_version) FROM {recorder.table} "
+                    f"WHERE originator_id = '{UUID(str(relationship_id))}')")
+        return (f"(SELECT MAX(originator_version) FROM {recorder.events_table_name} "
+                f"WHERE originator_id = '{UUID(str(relationship_id)).hex}')")
 
     def construct_snapshot_store(self) -> Any:
         """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""

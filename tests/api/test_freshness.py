@@ -43,3 +43,54 @@ def test_views_read_in_embedded_mode_catch_up_with_writes_another_process_left_u
     finally:
         reader.app.extensions["ledger"].close()
         writer.app.extensions["ledger"].close()
+
+
+def counted(recorder, name):
+    """Count the calls of one of a recorder's methods (each still goes to the store)."""
+    calls = []
+    method = getattr(recorder, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return method(*args, **kwargs)
+
+    setattr(recorder, name, counting)
+    return calls
+
+
+def test_a_command_after_another_process_wrote_decides_on_the_current_state_without_losing_a_race(store, tmp_path):
+    """The relationship's newest version is read with the request's token: a copy held in memory that another
+    process has left behind is brought up to date before deciding, so the first save is the one that lands."""
+    first = build_service(store, tmp_path / "a", PROJECTIONS_MODE="inline")
+    second = build_service(store, tmp_path / "b", PROJECTIONS_MODE="inline")
+    try:
+        rid = first.start()["id"]
+        first.give(rid)  # held in memory by the first process at version 2
+        second.give(rid)  # version 3, by the other process
+        saves = counted(first.app.extensions["ledger"].recorder, "insert_events")
+        answer = first.post("mentor", f"/v1/relationships/{rid}/feedback", {"content": "More.", "kind": "general"})
+        assert answer.status_code == 201 and answer.headers["ETag"] == '"4"'
+        assert len(saves) == 1  # no save refused on the version, no second attempt
+        assert first.get("mentor", f"/v1/relationships/{rid}").json["version"] == 4
+    finally:
+        first.app.extensions["ledger"].close()
+        second.app.extensions["ledger"].close()
+
+
+def test_a_relationship_nobody_wrote_to_is_answered_from_memory_while_others_change(store, tmp_path):
+    """Writes elsewhere move the store's position; the relationship's own version, read with the token, shows
+    that the copy held is current: no events are read for it."""
+    first = build_service(store, tmp_path / "a", PROJECTIONS_MODE="inline")
+    second = build_service(store, tmp_path / "b", PROJECTIONS_MODE="inline")
+    try:
+        rid, other = first.start()["id"], first.start()["id"]
+        assert first.get("mentor", f"/v1/relationships/{rid}").json["version"] == 1
+        second.give(other)
+        reads = counted(first.app.extensions["ledger"].recorder, "select_events")
+        assert first.get("mentor", f"/v1/relationships/{rid}").json["version"] == 1
+        assert reads == []
+        second.give(rid)  # and once it does change, the next read has it
+        assert first.get("mentor", f"/v1/relationships/{rid}").json["version"] == 2
+    finally:
+        first.app.extensions["ledger"].close()
+        second.app.extensions["ledger"].close()
