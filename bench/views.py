@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 from bench.common import emit, machine
@@ -21,6 +22,7 @@ from bench.data import Store, populate
 from domain.principal import Principal
 from projections.audit import AuditFilter
 from projections.feed import read_batch
+from projections.health.rank import next_midnight
 from projections.queries import LedgerQueries
 from projections.service import VIEW_CLASSES, Projections
 
@@ -101,10 +103,27 @@ def ranking_from_nothing(ledger, projections: Projections, reader: LedgerQueries
         cursor.execute(f"UPDATE {view.table('health_rank')} SET next_change = 0")
     stale_page = timed(lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50),
                        max(3, runs // 20))
+    # The same moment when the worker has ranked ahead of midnight (projections.health.rank): every row stale
+    # at the first second of the day, but ranked for it minutes before.
+    midnight = next_midnight(ledger.clock())
+    started = time.perf_counter()
+    with view.store.transaction(write=True) as cursor:
+        ahead = view.rank_ahead(cursor, midnight - timedelta(seconds=300))
+    ahead_seconds = round(time.perf_counter() - started, 2)
+    just_after = midnight + timedelta(seconds=1)
+    ahead_page = timed(lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50,
+                                                  now=just_after), runs)
+    ahead_program = timed(lambda: reader.health_page(AUDITOR, program_id="program-3", status=None, after=None,
+                                                     limit=50, now=just_after), runs)
+    with view.store.transaction(write=True) as cursor:
+        cursor.execute(f"DELETE FROM {view.table('health_rank_ahead')}")
     started = time.perf_counter()
     with view.store.transaction(write=True) as cursor:
         ranked = view.rerank(cursor, ledger.clock())
     return {"health_page_worst_first_every_ranking_stale": stale_page,
+            "health_page_worst_first_every_ranking_stale_ranked_ahead": ahead_page,
+            "health_page_one_program_every_ranking_stale_ranked_ahead": ahead_program,
+            "rank_ahead_of_midnight": {"relationships": ahead, "seconds": ahead_seconds},
             "rank_every_relationship": {"relationships": ranked,
                                         "seconds": round(time.perf_counter() - started, 2)}}
 

@@ -24,6 +24,7 @@ from projections.base import (
 )
 from projections.feed import read_batch
 from projections.growth import SkillsGrowthView
+from projections.health import rank as hr
 from projections.health.view import HealthView
 from projections.index import RelationshipIndexView
 from projections.store import ViewStore
@@ -58,6 +59,7 @@ class Projections:
         # Every view had processed the store up to here when this process last caught up all of them; and
         # no health ranking is due to change before this moment (epoch seconds) unless an event arrives.
         self._caught_up_to, self._ranked_until = -1, 0.0
+        self._ranked_ahead: set[tuple[int, float]] = set()  # (health generation, midnight) ranked ahead for
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
             self._ensure_live(name)
@@ -166,7 +168,8 @@ class Projections:
                     progress(",".join(v.name for v in views), start, self.ledger.position())
 
     def _rerank(self, views: list[View]) -> None:
-        """Bring stale health rankings up to date, so worst-first pages read an index (see health_rank)."""
+        """Bring stale health rankings up to date, so worst-first pages read an index (see health_rank); in the
+        last minutes before midnight, rank for midnight what will be stale then (no slow first minutes)."""
         now = self.ledger.clock()
         for view in views:
             if not isinstance(view, HealthView):
@@ -177,9 +180,19 @@ class Projections:
                 with view.store.transaction(write=True) as cursor:
                     view.lock(cursor)
                     view.rerank(cursor, now)
+            ahead_from = hr.next_midnight(now).timestamp() - hr.AHEAD
+            ahead = (view.generation, ahead_from)
+            if now.timestamp() >= ahead_from and ahead not in self._ranked_ahead:
+                with view.store.transaction(write=True) as cursor:
+                    view.lock(cursor)
+                    view.rank_ahead(cursor, now)
+                self._ranked_ahead = {ahead}
             with view.store.transaction(write=False) as cursor:
                 until = view.ranking_until(cursor)
-            self._ranked_until = until if until is not None else float("inf")
+            due = [until if until is not None else float("inf")]
+            if ahead not in self._ranked_ahead:
+                due.append(ahead_from)
+            self._ranked_until = min(due)
 
     @staticmethod
     def _process(view: View, items: list) -> None:
@@ -281,8 +294,9 @@ class Projections:
                     continue
                 if read:
                     log(f"processed {read} events; positions {self.positions()}")
-                else:
-                    wait(poll_interval)
+                else:  # woken by new events, or when a ranking is due to change (midnight: on the second)
+                    due_in = self._ranked_until - self.ledger.clock().timestamp()
+                    wait(min(poll_interval, due_in) if due_in > 0 else poll_interval)
 
     @contextlib.contextmanager
     def _exclusive(self, stop: Callable[[], bool], poll_interval: float, log: Callable[[str], None],

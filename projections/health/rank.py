@@ -14,6 +14,15 @@ A worst-first page is then the fresh rows, read in score order from an index,
 merged with the stale rows, scored exactly: the same answer as scoring every
 relationship, without reading every relationship. ``rerank`` (run after each
 catch-up) keeps the stale set small.
+
+Midnight is the one moment many rows may go stale together (every relationship
+with an open action falling overdue then). So in the last ``AHEAD`` seconds
+before it, ``rank_ahead`` scores, *at midnight*, every row whose ranking will be
+stale by then, into ``health_rank_ahead``: from midnight on, until its own
+``until``, such a row is read in score order from there, not scored, and the
+first ``rerank`` after midnight copies it into ``health_rank`` (one statement).
+A row ranked ahead stays right only while its relationship has no new event:
+events delete it, as they mark the ranking stale.
 """
 
 from __future__ import annotations
@@ -35,7 +44,13 @@ RANK_INDEXES = (
     ("health_rank_stale", "health_rank", "next_change"),
     ("health_rank_ranked_at", "health_rank", "ranked_at"),
 )
-RANK_QUERY_INDEXES = ("health_rank_order", "health_rank_by_program", "health_rank_ranked_at")
+RANK_QUERY_INDEXES = ("health_rank_order", "health_rank_by_program", "health_rank_ranked_at",
+                      "health_rank_ahead_order")
+# Scores and statuses a row will have from ``at`` (the coming midnight) until ``until``; see ``rank_ahead``.
+AHEAD_TABLE = ("relationship_id TEXT PRIMARY KEY, at {DOUBLE} NOT NULL, score INTEGER NOT NULL, "
+               "status TEXT NOT NULL, until {DOUBLE} NOT NULL")
+AHEAD_INDEXES = (("health_rank_ahead_order", "health_rank_ahead", "score, relationship_id"),)
+AHEAD = 600.0  # seconds before midnight when rankings for midnight are made
 Ranked = tuple[str, int, str]  # (relationship_id, score, status)
 
 
@@ -53,8 +68,46 @@ def next_change(quiet_since: float, started: float, quiet: int, age: int, next_d
 RERANK_CHUNK = 10_000  # rows scored and written at a time, so memory stays bounded however many are stale
 
 
+def next_midnight(now: datetime) -> datetime:
+    """The first midnight (UTC) after ``now``."""
+    return datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), time(), timezone.utc)
+
+
+def rank_ahead(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) -> int:
+    """Score at the coming midnight every row whose ranking will be stale by then, into ``health_rank_ahead``
+    (replacing what was there); returns how many. Run under the view's lock, like every change to it."""
+    midnight = next_midnight(now)
+    ahead, at, total, after = tables["health_rank_ahead"], epoch(midnight), 0, ""
+    cursor.execute(f"DELETE FROM {ahead}")
+    while True:
+        sql, params = scored_sql(d, tables, midnight, stale=True, stale_limit=RERANK_CHUNK, stale_after=after)
+        cursor.execute(f"SELECT relationship_id, score, status, quiet_since, started_epoch, quiet, age, next_due "
+                       f"FROM ({sql}) s", params)
+        rows = cursor.fetchall()
+        cursor.executemany(f"INSERT INTO {ahead} (relationship_id, at, score, status, until) VALUES (?, ?, ?, ?, ?)",
+                           [(rid, at, int(score), status, next_change(since, started, int(quiet), int(age), next_due))
+                            for rid, score, status, since, started, quiet, age, next_due in rows])
+        total += len(rows)
+        if len(rows) < RERANK_CHUNK:
+            return total
+        after = max(row[0] for row in rows)
+
+
+def _apply_ahead(cursor: Cursor, tables: dict[str, str], now: datetime) -> None:
+    """Rows stale at ``now`` that were ranked ahead for it take that ranking (then the used ones are dropped)."""
+    rank, ahead, moment = tables["health_rank"], tables["health_rank_ahead"], epoch(now)
+    columns = ", ".join(f"{column} = (SELECT a.{source} FROM {ahead} a WHERE a.relationship_id = "
+                        f"{rank}.relationship_id)" for column, source in
+                        (("score", "score"), ("status", "status"), ("next_change", "until"), ("ranked_at", "at")))
+    cursor.execute(f"UPDATE {rank} SET {columns} WHERE next_change <= ? AND relationship_id IN "
+                   f"(SELECT relationship_id FROM {ahead} WHERE at <= ? AND until > ?)", (moment, moment, moment))
+    cursor.execute(f"DELETE FROM {ahead} WHERE at <= ?", (moment,))
+
+
 def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) -> int:
-    """Score the stale rows of ``health_rank`` at ``now``, a chunk at a time; returns how many there were."""
+    """Score the stale rows of ``health_rank`` at ``now``, a chunk at a time (those ranked ahead for ``now``
+    take that ranking); returns how many were scored."""
+    _apply_ahead(cursor, tables, now)
     moment, total, after = epoch(now), 0, None
     while True:
         sql, params = scored_sql(d, tables, now, stale=True, stale_limit=RERANK_CHUNK, stale_after=after)
@@ -91,8 +144,9 @@ def worst_first(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetim
     if newest is not None and newest > epoch(now):
         # Ranked by a clock ahead of this one: those rows cannot be trusted at ``now``; score everything.
         return _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id), status, after, limit)
-    stale = _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id, stale=True),
+    stale = _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id, stale=True, ranked_ahead=True),
                          status, after, limit)
+    stale += _ahead_page(cursor, tables, now, program_id, status, after, limit)
     conditions, params = ["next_change > ?"], [epoch(now)]
     if program_id is not None:
         conditions.append("program_id = ?")
@@ -117,6 +171,26 @@ def _page_conditions(status: str | None, after: tuple[int, str] | None) -> tuple
         conditions.append("(score > ? OR (score = ? AND relationship_id > ?))")
         params += [after[0], after[0], after[1]]
     return conditions, params
+
+
+def _ahead_page(cursor: Cursor, tables: dict[str, str], now: datetime, program_id: str | None, status: str | None,
+                after: tuple[int, str] | None, limit: int) -> list[Ranked]:
+    """Stale rows ranked ahead of time for ``now`` (just after midnight, before ``rerank`` has run)."""
+    moment, ahead = epoch(now), tables["health_rank_ahead"]
+    # Walked in score order, each row checked against its ranking (stale now, in the program): a page stops
+    # after ``limit`` rows however many were ranked ahead.
+    stale = (f"EXISTS (SELECT 1 FROM {tables['health_rank']} r WHERE r.relationship_id = {ahead}.relationship_id "
+             "AND r.next_change <= ?")
+    params: list[Any] = [moment, moment, moment]
+    if program_id is not None:
+        stale += " AND r.program_id = ?"
+        params.append(program_id)
+    more, more_params = _page_conditions(status, after)
+    conditions = ["at <= ?", "until > ?", stale + ")", *more]
+    cursor.execute(f"SELECT relationship_id, score, status FROM {ahead} "
+                   f"WHERE {' AND '.join(conditions)} ORDER BY score, relationship_id LIMIT ?",
+                   [*params, *more_params, limit])
+    return [(rid, int(score), state) for rid, score, state in cursor.fetchall()]
 
 
 def _scored_page(cursor: Cursor, scored: tuple[str, list[Any]], status: str | None,

@@ -112,12 +112,14 @@ class HealthView(View):
             "action_id TEXT PRIMARY KEY, relationship_id TEXT NOT NULL, due_on TEXT, completed INTEGER NOT NULL"
         ),
         "health_rank": hr.RANK_TABLE,
+        "health_rank_ahead": hr.AHEAD_TABLE,  # added in 0.3.2 to live tables as they are (no rebuild needed)
     }
     INDEXES = (
         ("health_by_program", "health", "program_id, relationship_id"),
         ("health_feedback_by_relationship", "health_feedback", "relationship_id"),
         ("health_actions_open", "health_actions", "relationship_id, completed, due_on"),
         *hr.RANK_INDEXES,
+        *hr.AHEAD_INDEXES,
     )
     QUERY_INDEXES = frozenset({"health_by_program", *hr.RANK_QUERY_INDEXES})
 
@@ -163,6 +165,8 @@ class HealthView(View):
                            "VALUES (?, ?, 0, 0)", [(rid, program_id) for rid, program_id, _ in changes.started])
         changed = changes.counters.keys() | changes.lifecycle.keys()
         cursor.executemany(f"UPDATE {rank} SET next_change = 0 WHERE relationship_id = ?",
+                           [(rid,) for rid in sorted(changed)])
+        cursor.executemany(f"DELETE FROM {self.table('health_rank_ahead')} WHERE relationship_id = ?",
                            [(rid,) for rid in sorted(changed)])
         self._update_medians(cursor, sorted(changes.acknowledged))
 
@@ -220,6 +224,10 @@ class HealthView(View):
     def rerank(self, cursor: Cursor, now: datetime) -> int:
         """Score every relationship whose ranking is stale at ``now`` (see projections.health.rank)."""
         return hr.rerank(cursor, self.store.dialect, self.tables, now)
+
+    def rank_ahead(self, cursor: Cursor, now: datetime) -> int:
+        """Rank at the coming midnight what will be stale by then (see projections.health.rank)."""
+        return hr.rank_ahead(cursor, self.store.dialect, self.tables, now)
 
 
 def _figures(row: dict[str, Any], hours: list[float], due: list[str | None]) -> HealthFigures:

@@ -33,14 +33,15 @@ def projections(ledger):
 def dump(projections: Projections) -> dict[str, list[tuple]]:
     """Every row of every live view table, sorted: equal dumps mean equal views.
 
-    The health ranking is left out: it is the scores as of when it was last
-    ranked, a time-dependent cache checked by the worst-first tests below.
+    The health ranking is left out (with what is ranked ahead of midnight): it is
+    the scores as of when it was last ranked, a time-dependent cache checked by the
+    worst-first tests below.
     """
     contents = {}
     for view in projections.views():
         with view.store.transaction(write=False) as cursor:
             for logical in view.TABLES:
-                if logical == "health_rank":
+                if logical in ("health_rank", "health_rank_ahead"):
                     continue
                 cursor.execute(f"SELECT * FROM {view.table(logical)}")
                 contents[logical] = sorted(cursor.fetchall(), key=repr)
@@ -391,3 +392,57 @@ def test_midnight_makes_stale_only_relationships_with_an_action_falling_due(ledg
     _assert_pages_agree(view, just_after_midnight)
     week_later = datetime(2026, 3, 18, 0, 0, 1, tzinfo=timezone.utc)
     _assert_pages_agree(view, week_later)
+
+
+def test_what_midnight_makes_stale_is_ranked_ahead_and_read_from_an_index_just_after(ledger, projections):
+    """No slow first minutes of the day: in the last minutes before midnight, the rows that midnight makes stale
+    are ranked for midnight; just after it, worst-first pages read them in score order instead of scoring them,
+    and still equal scoring every relationship; an event after the ranking ahead makes its row scored again."""
+    from datetime import date
+
+    from projections.health.sql import scored_sql
+
+    day = date(2026, 3, 10)
+    ledger.clock.now = datetime(2026, 3, 10, 21, 0, tzinfo=timezone.utc)
+    due = []
+    for k in range(6):  # actions falling overdue at midnight, some done, feedback both ways: different scores
+        who = Principal(f"mentor-{k}", "participant")
+        rid = start(ledger, program_id="spring" if k % 2 else "autumn", mentor_id=f"mentor-{k}",
+                    mentee_id=f"mentee-{k}").relationship_id
+        for _ in range(k % 3 + 1):
+            feedback(ledger, rid, by=who, action_items=[{"description": "tonight", "due_on": day}])
+        if k % 2:
+            feedback(ledger, rid, by=Principal(f"mentee-{k}", "participant"), action_items=[])
+        due.append(str(rid))
+    calm = start(ledger, program_id="spring", mentor_id="mentor-9", mentee_id="mentee-9").relationship_id
+    feedback(ledger, calm, by=Principal("mentor-9", "participant"),
+             action_items=[{"description": "next week", "due_on": date(2026, 3, 17)}])
+    projections.catch_up()
+    view = projections.view("relationship_health")
+
+    def ahead() -> list[str]:
+        with view.store.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT relationship_id FROM {view.table('health_rank_ahead')} ORDER BY relationship_id")
+            return [row[0] for row in cursor.fetchall()]
+
+    assert ahead() == []  # hours before midnight: nothing yet
+    ledger.clock.now = datetime(2026, 3, 10, 23, 52, tzinfo=timezone.utc)
+    projections.catch_up()  # a worker's idle round (or an embedded read) in the last minutes
+    assert ahead() == sorted(due)
+    feedback(ledger, UUID(due[0]), by=Principal("mentor-0", "participant"), action_items=[])  # 23:55: changed
+    ledger.clock.now = datetime(2026, 3, 10, 23, 55, tzinfo=timezone.utc)
+    projections.catch_up()
+    assert ahead() == sorted(due[1:])
+    just_after = datetime(2026, 3, 11, 0, 0, 1, tzinfo=timezone.utc)
+    with view.store.transaction(write=False) as cursor:
+        sql, params = scored_sql(view.store.dialect, view.tables, just_after, stale=True, ranked_ahead=True)
+        cursor.execute(f"SELECT relationship_id FROM ({sql}) s", params)
+        assert [row[0] for row in cursor.fetchall()] == [due[0]]  # the only row a page scores
+    _assert_pages_agree(view, just_after)
+    ledger.clock.now = just_after
+    projections.catch_up()  # the first round after midnight takes what was ranked ahead
+    with view.store.transaction(write=False) as cursor:
+        assert not view.has_stale_ranks(cursor, just_after)
+    assert ahead() == []
+    _assert_pages_agree(view, just_after)
+    _assert_pages_agree(view, datetime(2026, 3, 12, 0, 0, 1, tzinfo=timezone.utc))
