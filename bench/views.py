@@ -86,6 +86,10 @@ def queries(ledger, projections: Projections, rids: list, runs: int) -> dict[str
             lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50), runs),
         "health_page_one_program": timed(
             lambda: reader.health_page(AUDITOR, program_id="program-3", status=None, after=None, limit=50), runs),
+        # Scored at the moment (as a cursor's pages are), not answered from the pages kept in memory:
+        "health_page_worst_first_scored": timed(
+            lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50,
+                                       now=ledger.clock()), runs),
         "one_relationship_health": timed(lambda: reader.health(AUDITOR, rng.choice(rids)), runs),
         "audit_page_deep_keyset": timed(lambda: reader.audit_page(AUDITOR, AuditFilter(), deep, 50), runs),
         "relationship_list_page": timed(
@@ -101,16 +105,17 @@ def ranking_from_nothing(ledger, projections: Projections, reader: LedgerQueries
     view = projections.view("relationship_health")
     with view.store.transaction(write=True) as cursor:
         cursor.execute(f"UPDATE {view.table('health_rank')} SET next_change = 0")
-    stale_page = timed(lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50),
-                       max(3, runs // 20))
+    # Pages scored at a given moment (never answered from kept pages): the first second of the day.
+    midnight = next_midnight(ledger.clock())
+    just_after = midnight + timedelta(seconds=1)
+    stale_page = timed(lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50,
+                                                  now=just_after), max(3, runs // 20))
     # The same moment when the worker has ranked ahead of midnight (projections.health.rank): every row stale
     # at the first second of the day, but ranked for it minutes before.
-    midnight = next_midnight(ledger.clock())
     started = time.perf_counter()
     with view.store.transaction(write=True) as cursor:
         ahead = view.rank_ahead(cursor, midnight - timedelta(seconds=300))
     ahead_seconds = round(time.perf_counter() - started, 2)
-    just_after = midnight + timedelta(seconds=1)
     ahead_page = timed(lambda: reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=50,
                                                   now=just_after), runs)
     ahead_program = timed(lambda: reader.health_page(AUDITOR, program_id="program-3", status=None, after=None,
