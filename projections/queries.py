@@ -33,7 +33,7 @@ from projections.derived import (
 from projections.feed import LEDGER_TOPICS, ledger_events
 from projections.health import figures as hf
 from projections.health import score as hs
-from projections.health.pages import KeptPages
+from projections.health.pages import KeptPage, KeptPages
 from projections.index import IndexFilter
 from projections.service import Projections
 
@@ -110,6 +110,15 @@ class LedgerQueries:
     def health_page(self, principal: Principal, *, program_id: str | None, status: str | None,
                     after: tuple[int, str] | None, limit: int, now: datetime | None = None) -> tuple[list, datetime]:
         """Health rows of many relationships, worst first, all scored at the same moment."""
+        rows, now, kept = self.health_rows(principal, program_id=program_id, status=status, after=after,
+                                           limit=limit, now=now)
+        return ([{**row, "as_of": now} for row in rows] if kept else rows), now
+
+    def health_rows(self, principal: Principal, *, program_id: str | None, status: str | None,
+                    after: tuple[int, str] | None, limit: int,
+                    now: datetime | None = None) -> tuple[list, datetime, KeptPage | None]:
+        """``health_page``'s rows and moment, and the kept page they are (then each row's ``as_of`` is when it
+        was scored, not the moment answered: the page is right at both; its rows are shared, never change them)."""
         self._require_overseer(principal)
         view = self.projections.view("relationship_health")
         # First pages scored now are kept while nothing can change them (projections.health.pages).
@@ -117,16 +126,14 @@ class LedgerQueries:
         now = now or self.ledger.clock()
         with view.store.transaction(write=False) as cursor:
             position = view.position(cursor)  # first: a page kept under it can only be as new or newer
-            kept = self.health_pages.get(key, position, now) if key else None
+            kept = self.health_pages.page(key, position, now) if key else None
             if kept is not None:
-                return kept, now
+                return kept.rows, now, kept
             ranked = view.worst_first(cursor, now, program_id=program_id, status=status, after=after, limit=limit)
             figures = view.figures(cursor, [rid for rid, _, _ in ranked])
             until = view.ranking_until(cursor) if key else None
         rows = [hs.assess(figures[rid], now, position) for rid, _, _ in ranked]
-        if key:
-            self.health_pages.put(key, position, now, until, rows)
-        return rows, now
+        return rows, now, (self.health_pages.put(key, position, now, until, rows) if key else None)
 
     # -- growth ------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,39 +32,57 @@ def feedback_days_change(row: dict[str, Any], now: datetime) -> float:
     return last.timestamp() + (hs.whole_days(now, last) + 1) * hs.DAY
 
 
+@dataclass
+class KeptPage:
+    """A page scored at ``since`` (its rows' ``as_of``), right at any moment before ``until`` while the view is
+    at ``position``. ``memo``: what callers derive from the rows (their dumped form), dropped with the page."""
+
+    position: int
+    since: float
+    until: float
+    rows: list[dict[str, Any]]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
 class KeptPages:
     """The newest pages asked for, each with the view position and the moment range it is right for."""
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
-        self._pages: OrderedDict[Key, tuple[int | None, float, float, list[dict[str, Any]]]] = OrderedDict()
+        self._pages: OrderedDict[Key, KeptPage] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Key, position: int | None, now: datetime) -> list[dict[str, Any]] | None:
         """The page for ``key`` as it reads at ``now``, if one is kept and still right."""
+        page = self.page(key, position, now)
+        return None if page is None else [{**row, "as_of": now} for row in page.rows]
+
+    def page(self, key: Key, position: int | None, now: datetime) -> KeptPage | None:
+        """The page kept for ``key``, if still right at ``now`` (its rows are shared: never change them)."""
         with self._lock:
-            kept = self._pages.get(key)
-            if kept is None:
+            page = self._pages.get(key)
+            if page is None:
                 return None
-            kept_position, since, until, rows = kept
-            if kept_position != position or not since <= now.timestamp() < until:
+            if page.position != position or not page.since <= now.timestamp() < page.until:
                 del self._pages[key]
                 return None
             self._pages.move_to_end(key)
-        return [{**row, "as_of": now} for row in rows]
+        return page
 
     def put(self, key: Key, position: int | None, now: datetime, ranking_until: float | None,
-            rows: list[dict[str, Any]]) -> None:
+            rows: list[dict[str, Any]]) -> KeptPage | None:
         """Keep a page scored at ``now``; ``ranking_until`` is the smallest ``next_change`` of the ranking."""
         if ranking_until is None or position is None:
-            return
+            return None
         # Rows due for re-ranking make ``until`` no later than ``now``: such a page is never answered again.
         until = min([ranking_until, *(feedback_days_change(row, now) for row in rows)])
+        page = KeptPage(position, now.timestamp(), until, rows)
         with self._lock:
-            self._pages[key] = (position, now.timestamp(), until, rows)
+            self._pages[key] = page
             self._pages.move_to_end(key)
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
+        return page
 
     def clear(self) -> None:
         with self._lock:

@@ -91,6 +91,31 @@ def test_the_health_list_is_worst_first_for_overseers_only(busy):
     assert [i["relationship_id"] for i in page["items"] + rest["items"]] == [i["relationship_id"] for i in body["items"]]
 
 
+def test_a_health_page_kept_in_memory_answers_what_dumping_the_page_answers(busy):
+    """The rows of a kept page are dumped once; each answer then sets only ``as_of``, the moment asked."""
+    from datetime import datetime
+
+    from marshmallow import Schema
+
+    from api.schemas.views import HealthSchema
+    from domain.principal import Principal
+
+    service, _, _ = busy
+    queries = service.app.extensions["queries"]
+    first = fresh(service, "/v1/health?limit=1").json
+    second = service.get("auditor", "/v1/health?limit=1").json
+    assert [page.memo.keys() for page in queries.health_pages._pages.values()] == [{"dumped"}]  # noqa: SLF001
+    assert first["items"][0]["as_of"] < second["items"][0]["as_of"] and first["next"] != second["next"]
+    for body in (first, second):
+        moment = datetime.fromisoformat(body["items"][0]["as_of"].replace("Z", "+00:00"))
+        rows, _ = queries.health_page(Principal("carol", "coordinator"), program_id=None, status=None, after=None,
+                                      limit=1, now=moment)  # scored at that moment, not kept
+        expected = Schema.dump(HealthSchema(), rows, many=True)  # marshmallow's own dump
+        assert body["items"] == json.loads(service.app.json.dumps(expected))
+        assert fresh(service, f"/v1/health?limit=1&cursor={body['next']}").json["items"][0]["relationship_id"] != \
+            body["items"][0]["relationship_id"]
+
+
 def test_growth_is_for_the_participant_and_overseers(busy):
     service, _, _ = busy
     skills = fresh(service, "/v1/participants/mentee-12/growth", "mentee").json["skills"]

@@ -42,7 +42,7 @@ class Counting:
 
     def __init__(self, pages) -> None:
         self.pages, self.hits = pages, 0
-        self._get = pages.get
+        self._get = pages.page
 
     def __call__(self, *args, **kwargs):
         kept = self._get(*args, **kwargs)
@@ -73,7 +73,7 @@ def test_kept_pages_equal_pages_scored_at_every_moment(ledger, clock):
     projections.catch_up()
     reader = LedgerQueries(ledger, projections)
     counting = Counting(reader.health_pages)
-    reader.health_pages.get = counting
+    reader.health_pages.page = counting
     start = clock.now
     for step in range(150):  # every 47 minutes for almost five days: day boundaries, due dates, new events
         clock.now = start + timedelta(minutes=47 * step)
