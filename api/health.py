@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from flask import jsonify
+from flask import Response, current_app
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
@@ -20,6 +21,9 @@ blp = Blueprint("health", __name__, url_prefix="/v1",
                 description="How healthy relationships are: balance, acknowledgement, follow-through, cadence.")
 ROW = HealthSchema()
 dump_row = plan(ROW)
+# Stand-ins, in a kept page's encoded body, for the two values that change with every answer; no other value
+# can read so (a NUL and 128 random bits).
+AS_OF, NEXT = (f"\x00{secrets.token_hex(16)}" for _ in range(2))
 
 
 @blp.route("/relationships/<uuid:relationship_id>/health", methods=["GET"])
@@ -46,13 +50,20 @@ def health_list(query: dict[str, Any]) -> Any:
                                                now=moment)
     answer = page(rows, query["limit"],
                   lambda last: {"score": last["score"], "id": last["relationship_id"], "as_of": moment.timestamp()})
-    if kept is None:
-        return answer
-    # A page kept in memory (projections.health.pages): its rows are dumped once; each answer sets only
-    # ``as_of``, the moment asked. The same body as dumping the page with its schema.
-    dumped = kept.memo.get("dumped")
-    if dumped is None:
-        dumped = kept.memo["dumped"] = dump_row(kept.rows, many=True)
-    as_of = ROW.fields["as_of"].serialize("as_of", {"as_of": moment})
-    answer["items"] = [{**row, "as_of": as_of} for row in dumped[:query["limit"]]]
-    return jsonify(answer)
+    return answer if kept is None else kept_answer(kept, moment, answer["next"], query["limit"])
+
+
+def kept_answer(kept: Any, moment: datetime, cursor: str | None, limit: int) -> Response:
+    """A page kept in memory (projections.health.pages), dumped and encoded once with stand-ins for ``as_of``
+    (the moment asked) and the next page's cursor (which holds it): each answer only puts those in. The same
+    bytes as dumping the page with its schema."""
+    encode = current_app.json.dumps
+    parts = kept.memo.get("body")
+    if parts is None:
+        template = {"items": [{**row, "as_of": AS_OF} for row in dump_row(kept.rows[:limit], many=True)],
+                    "next": None if cursor is None else NEXT}
+        parts = kept.memo["body"] = current_app.json.response(template).get_data(as_text=True).split(encode(AS_OF))
+    body = encode(ROW.fields["as_of"].serialize("as_of", {"as_of": moment})).join(parts)
+    if cursor is not None:
+        body = body.replace(encode(NEXT), encode(cursor), 1)
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)

@@ -91,7 +91,8 @@ def test_the_health_list_is_worst_first_for_overseers_only(busy):
     assert [i["relationship_id"] for i in page["items"] + rest["items"]] == [i["relationship_id"] for i in body["items"]]
 
 
-def test_a_health_page_kept_in_memory_answers_what_dumping_the_page_answers(busy):
+@pytest.mark.parametrize("limit", [1, 50])  # a next page, and none
+def test_a_health_page_kept_in_memory_answers_what_dumping_the_page_answers(busy, limit):
     """The rows of a kept page are dumped once; each answer then sets only ``as_of``, the moment asked."""
     from datetime import datetime
 
@@ -102,18 +103,23 @@ def test_a_health_page_kept_in_memory_answers_what_dumping_the_page_answers(busy
 
     service, _, _ = busy
     queries = service.app.extensions["queries"]
-    first = fresh(service, "/v1/health?limit=1").json
-    second = service.get("auditor", "/v1/health?limit=1").json
-    assert [page.memo.keys() for page in queries.health_pages._pages.values()] == [{"dumped"}]  # noqa: SLF001
-    assert first["items"][0]["as_of"] < second["items"][0]["as_of"] and first["next"] != second["next"]
-    for body in (first, second):
+    answers = [fresh(service, f"/v1/health?limit={limit}"), service.get("auditor", f"/v1/health?limit={limit}")]
+    assert [page.memo.keys() for page in queries.health_pages._pages.values()] == [{"body"}]  # noqa: SLF001
+    first, second = (answer.json for answer in answers)
+    assert first["items"][0]["as_of"] < second["items"][0]["as_of"]
+    assert (first["next"] != second["next"]) if limit == 1 else (first["next"] is second["next"] is None)
+    for answer in answers:
+        body = answer.json
         moment = datetime.fromisoformat(body["items"][0]["as_of"].replace("Z", "+00:00"))
         rows, _ = queries.health_page(Principal("carol", "coordinator"), program_id=None, status=None, after=None,
-                                      limit=1, now=moment)  # scored at that moment, not kept
-        expected = Schema.dump(HealthSchema(), rows, many=True)  # marshmallow's own dump
-        assert body["items"] == json.loads(service.app.json.dumps(expected))
-        assert fresh(service, f"/v1/health?limit=1&cursor={body['next']}").json["items"][0]["relationship_id"] != \
-            body["items"][0]["relationship_id"]
+                                      limit=limit, now=moment)  # scored at that moment, not kept
+        expected = {"items": Schema.dump(HealthSchema(), rows, many=True), "next": body["next"]}  # marshmallow's
+        with service.app.app_context():
+            assert answer.data == service.app.json.response(expected).data  # byte for byte
+        assert answer.mimetype == "application/json"
+        if body["next"] is not None:
+            following = fresh(service, f"/v1/health?limit=1&cursor={body['next']}").json["items"]
+            assert following[0]["relationship_id"] != body["items"][0]["relationship_id"]
 
 
 def test_growth_is_for_the_participant_and_overseers(busy):
