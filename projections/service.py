@@ -15,12 +15,13 @@ from domain.ledger import MentorshipLedger
 from projections.audit import AuditTrailView
 from projections.base import (
     GENERATIONS_TABLE,
-    BatchProjection,
     View,
     create_bookkeeping,
     live_generation,
     live_version,
+    process_together,
     record_version,
+    tracked,
 )
 from projections.feed import read_batch
 from projections.growth import SkillsGrowthView
@@ -142,17 +143,20 @@ class Projections:
 
     def _catch_up(self, views: list[View] | None, progress: Progress | None) -> int:
         views = views if views is not None else self.views()
-        start = min((v.max_tracking_id() or 0) for v in views)
+        start = min(tracked(views))
         read = 0
         # On PostgreSQL the next batch is read while this one is applied: the
         # server works on one while Python works on the other. (SQLite works
         # in this process, so reading ahead only contends with applying.)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
-            ahead = reader.submit(read_batch, self.ledger, start, self.batch_size)
+            if self.store.postgres:
+                ahead = reader.submit(read_batch, self.ledger, start, self.batch_size)
+            else:
+                ahead = _done(read_batch(self.ledger, start, self.batch_size))
             while True:
                 items = ahead.result()
                 if not items:
-                    self._rerank(views)
+                    self._rerank(views, stale=read > 0)
                     if len(views) == len(VIEW_CLASSES):
                         self._caught_up_to = max(self._caught_up_to, start)
                     return read
@@ -161,44 +165,45 @@ class Projections:
                     ahead = reader.submit(read_batch, self.ledger, start, self.batch_size)
                 else:
                     ahead = _done(read_batch(self.ledger, start, self.batch_size))
-                for view in views:
-                    self._process(view, items)
+                self._process(views, items)
                 read += len(items)
                 if progress is not None:
                     progress(",".join(v.name for v in views), start, self.ledger.position())
 
-    def _rerank(self, views: list[View]) -> None:
+    def _rerank(self, views: list[View], *, stale: bool = False) -> None:
         """Bring stale health rankings up to date, so worst-first pages read an index (see health_rank); in the
-        last minutes before midnight, rank for midnight what will be stale then (no slow first minutes)."""
+        last minutes before midnight, rank for midnight what will be stale then (no slow first minutes).
+        ``stale``: events were just applied (their rankings are stale: no need to ask)."""
         now = self.ledger.clock()
         for view in views:
             if not isinstance(view, HealthView):
                 continue
-            with view.store.transaction(write=False) as cursor:
-                stale = view.has_stale_ranks(cursor, now)
-            if stale:
+            ahead_from = hr.next_midnight(now).timestamp() - hr.AHEAD
+            ahead = (view.generation, ahead_from)
+            due_ahead = now.timestamp() >= ahead_from and ahead not in self._ranked_ahead
+            if not (stale or due_ahead):
+                with view.store.transaction(write=False) as cursor:
+                    until = view.ranking_until(cursor)  # stale rows, if any, make it no later than now
+                stale = until is not None and until <= now.timestamp()
+            if stale or due_ahead:
                 with view.store.transaction(write=True) as cursor:
                     view.lock(cursor)
                     view.rerank(cursor, now)
-            ahead_from = hr.next_midnight(now).timestamp() - hr.AHEAD
-            ahead = (view.generation, ahead_from)
-            if now.timestamp() >= ahead_from and ahead not in self._ranked_ahead:
-                with view.store.transaction(write=True) as cursor:
-                    view.lock(cursor)
-                    view.rank_ahead(cursor, now)
-                self._ranked_ahead = {ahead}
-            with view.store.transaction(write=False) as cursor:
-                until = view.ranking_until(cursor)
+                    if due_ahead:
+                        view.rank_ahead(cursor, now)
+                    until = view.ranking_until(cursor)
+                if due_ahead:
+                    self._ranked_ahead = {ahead}
             due = [until if until is not None else float("inf")]
             if ahead not in self._ranked_ahead:
                 due.append(ahead_from)
             self._ranked_until = min(due)
 
     @staticmethod
-    def _process(view: View, items: list) -> None:
+    def _process(views: list[View], items: list) -> None:
         for attempt in range(5):
             try:
-                BatchProjection(view).process_batch(items)
+                process_together(views, items)
                 return
             except (IntegrityError, OperationalError):
                 # Another process tracked these events first (or held the lock): look again.
@@ -208,7 +213,8 @@ class Projections:
 
     def positions(self) -> dict[str, int]:
         """How far each live view has got."""
-        return {view.name: view.max_tracking_id() or 0 for view in self.views()}
+        views = self.views()
+        return dict(zip((view.name for view in views), tracked(views), strict=True))
 
     def wait_for(self, position: int, names: list[str] | None = None, timeout: float = 3.0) -> None:
         """Block until the views have processed ``position``; ProjectionsNotCaughtUpError otherwise."""

@@ -188,7 +188,15 @@ class ViewStore:
     def _sqlite_transaction(self, write: bool) -> Iterator[Cursor]:
         with self.datastore.get_connection(commit=write) as conn:
             raw = conn._sqlite_conn.cursor()  # noqa: SLF001 - the library exposes no public handle
+            synchronous = None
             try:
+                if write:
+                    # Views are derived: their commits need not wait for the disk (WAL, synchronous=NORMAL).
+                    # A power loss can only take the newest of them, tracking positions included (the views
+                    # then catch up again), and never one without every commit before it: the WAL is a log,
+                    # and each event's commit (FULL, as the connection is set back to) syncs all before it.
+                    synchronous = raw.execute("PRAGMA synchronous").fetchone()[0]
+                    raw.execute("PRAGMA synchronous = NORMAL")
                 raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield Cursor(raw, postgres=False)
                 if write:
@@ -205,6 +213,8 @@ class ViewStore:
                 _rollback(conn)
                 raise
             finally:
+                if synchronous is not None:
+                    raw.execute(f"PRAGMA synchronous = {int(synchronous)}")
                 raw.close()
 
     @contextlib.contextmanager

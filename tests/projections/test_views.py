@@ -290,7 +290,7 @@ def test_an_event_makes_its_relationships_ranking_stale(ledger, projections, mon
     rids = random_history(ledger, seed=17, relationships=6, commands=80)
     projections.catch_up()
     view = projections.view("relationship_health")
-    monkeypatch.setattr(Projections, "_rerank", lambda self, views: None)
+    monkeypatch.setattr(Projections, "_rerank", lambda self, views, stale=False: None)
     changed = 0
     for rid in rids:
         state = ledger.get_relationship(COORDINATOR, rid)
