@@ -22,7 +22,11 @@ stale by then, into ``health_rank_ahead``: from midnight on, until its own
 ``until``, such a row is read in score order from there, not scored, and the
 first ``rerank`` after midnight copies it into ``health_rank`` (one statement).
 A row ranked ahead stays right only while its relationship has no new event:
-events delete it, as they mark the ranking stale.
+an event (or a start) leaves a mark there instead (``until = 0``), as it marks
+the ranking stale. So once the ranking ahead is made, every relationship whose
+ranking is due by midnight has a row there, and the stale rows after midnight
+are found by index: those due since midnight, and those whose row ahead is a
+mark or has expired.
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ RANK_QUERY_INDEXES = ("health_rank_order", "health_rank_by_program", "health_ran
 # Scores and statuses a row will have from ``at`` (the coming midnight) until ``until``; see ``rank_ahead``.
 AHEAD_TABLE = ("relationship_id TEXT PRIMARY KEY, at {DOUBLE} NOT NULL, score INTEGER NOT NULL, "
                "status TEXT NOT NULL, until {DOUBLE} NOT NULL")
-AHEAD_INDEXES = (("health_rank_ahead_order", "health_rank_ahead", "score, relationship_id"),)
+AHEAD_INDEXES = (("health_rank_ahead_order", "health_rank_ahead", "score, relationship_id"),
+                 ("health_rank_ahead_until", "health_rank_ahead", "until"),
+                 ("health_rank_ahead_at", "health_rank_ahead", "at"))
 AHEAD = 600.0  # seconds before midnight when rankings for midnight are made
 Ranked = tuple[str, int, str]  # (relationship_id, score, status)
 
@@ -73,6 +79,20 @@ def next_midnight(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(timezone.utc).date() + timedelta(days=1), time(), timezone.utc)
 
 
+def mark_changed(cursor: Cursor, tables: dict[str, str], relationship_ids: list[str]) -> None:
+    """Relationships changed by events (or started): any ranking made ahead for them is no longer right."""
+    cursor.executemany(f"INSERT INTO {tables['health_rank_ahead']} (relationship_id, at, score, status, until) "
+                       "VALUES (?, 0, 0, '', 0) ON CONFLICT (relationship_id) DO UPDATE SET until = 0",
+                       [(rid,) for rid in relationship_ids])
+
+
+def _ahead_in_force(cursor: Cursor, tables: dict[str, str], now: datetime) -> float | None:
+    """The midnight (epoch seconds) that began ``now``'s day, if a ranking made ahead for it is still unapplied."""
+    midnight = epoch(next_midnight(now) - timedelta(days=1))
+    cursor.execute(f"SELECT 1 FROM {tables['health_rank_ahead']} WHERE at = ? LIMIT 1", (midnight,))
+    return midnight if cursor.fetchone() is not None else None
+
+
 def rank_ahead(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) -> int:
     """Score at the coming midnight every row whose ranking will be stale by then, into ``health_rank_ahead``
     (replacing what was there); returns how many. Run under the view's lock, like every change to it."""
@@ -94,14 +114,15 @@ def rank_ahead(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime
 
 
 def _apply_ahead(cursor: Cursor, tables: dict[str, str], now: datetime) -> None:
-    """Rows stale at ``now`` that were ranked ahead for it take that ranking (then the used ones are dropped)."""
+    """Rows stale at ``now`` that were ranked ahead for it take that ranking (then the ranking ahead is dropped;
+    marks of changes stay until the next ranking ahead replaces everything)."""
     rank, ahead, moment = tables["health_rank"], tables["health_rank_ahead"], epoch(now)
     columns = ", ".join(f"{column} = (SELECT a.{source} FROM {ahead} a WHERE a.relationship_id = "
                         f"{rank}.relationship_id)" for column, source in
                         (("score", "score"), ("status", "status"), ("next_change", "until"), ("ranked_at", "at")))
     cursor.execute(f"UPDATE {rank} SET {columns} WHERE next_change <= ? AND relationship_id IN "
                    f"(SELECT relationship_id FROM {ahead} WHERE at <= ? AND until > ?)", (moment, moment, moment))
-    cursor.execute(f"DELETE FROM {ahead} WHERE at <= ?", (moment,))
+    cursor.execute(f"DELETE FROM {ahead} WHERE at > 0 AND at <= ?", (moment,))  # marks stay till the next ranking
 
 
 def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) -> int:
@@ -131,9 +152,13 @@ def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) ->
 def backfill(cursor: Cursor, tables: dict[str, str]) -> None:
     """Give every relationship a (stale) rank row: for health tables made before the ranking existed."""
     rank, health = tables["health_rank"], tables["health"]
+    cursor.execute(f"SELECT h.relationship_id FROM {health} h "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM {rank} r WHERE r.relationship_id = h.relationship_id)")
+    missing = [row[0] for row in cursor.fetchall()]
     cursor.execute(f"INSERT INTO {rank} (relationship_id, program_id, next_change, ranked_at) "
                    f"SELECT h.relationship_id, h.program_id, 0, 0 FROM {health} h "
                    f"WHERE NOT EXISTS (SELECT 1 FROM {rank} r WHERE r.relationship_id = h.relationship_id)")
+    mark_changed(cursor, tables, missing)
 
 
 def worst_first(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None,
@@ -144,9 +169,11 @@ def worst_first(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetim
     if newest is not None and newest > epoch(now):
         # Ranked by a clock ahead of this one: those rows cannot be trusted at ``now``; score everything.
         return _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id), status, after, limit)
-    stale = _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id, stale=True, ranked_ahead=True),
+    ahead_from = _ahead_in_force(cursor, tables, now)
+    stale = _scored_page(cursor, scored_sql(d, tables, now, program_id=program_id, stale=True, ahead_from=ahead_from),
                          status, after, limit)
-    stale += _ahead_page(cursor, tables, now, program_id, status, after, limit)
+    if ahead_from is not None:
+        stale += _ahead_page(cursor, tables, now, program_id, status, after, limit)
     conditions, params = ["next_change > ?"], [epoch(now)]
     if program_id is not None:
         conditions.append("program_id = ?")

@@ -18,14 +18,15 @@ def epoch(moment: datetime) -> float:
 
 def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None = None,
                stale: bool = False, stale_limit: int | None = None,
-               stale_after: str | None = None, ranked_ahead: bool = False) -> tuple[str, list[Any]]:
+               stale_after: str | None = None, ahead_from: float | None = None) -> tuple[str, list[Any]]:
     """The scoring formula of health_score, in SQL, so lists can be ordered by it in the database.
 
     Rows: relationship_id, score, status, and what ``next_change`` needs.
     ``stale`` keeps to the relationships whose ranking is stale at ``now`` (at most
     ``stale_limit`` of them), found by the index on ``next_change``, or with ids
-    after ``stale_after`` in id order; ``ranked_ahead`` leaves out the stale ones
-    ranked ahead of time for ``now`` (``health_rank_ahead``, see projections.health.rank).
+    after ``stale_after`` in id order. ``ahead_from``: the midnight a ranking made
+    ahead of time is in force from (``health_rank_ahead``, see projections.health.rank);
+    the stale ones ranked there are left out, found by index like the rest.
     Tests check that it agrees with the Python formula on a table of cases.
     """
     health, actions, rank = tables["health"], tables["health_actions"], tables["health_rank"]
@@ -62,16 +63,20 @@ def scored_sql(d: Dialect, tables: dict[str, str], now: datetime, *, program_id:
     if stale:
         limit, order = (f" LIMIT {int(stale_limit)}" if stale_limit else ""), " ORDER BY next_change"
         params.append(now_epoch)
-        skip = ""
-        if ranked_ahead:
-            skip = (f" AND relationship_id NOT IN (SELECT relationship_id FROM {tables['health_rank_ahead']} "
-                    "WHERE at <= ? AND until > ?)")
-            params += [now_epoch, now_epoch]
-        if stale_after is not None:
-            order = " AND relationship_id > ? ORDER BY relationship_id"
-            params.append(stale_after)
-        conditions.append(f"h.relationship_id IN (SELECT relationship_id FROM {rank} WHERE next_change <= ?{skip}"
-                          f"{order if stale_limit else ''}{limit})")
+        if ahead_from is not None:
+            # Every row due by that midnight has a row ahead (a ranking, or a mark of a change since): the stale
+            # rows are those due since, and those whose row ahead is a mark or has expired.
+            conditions.append(
+                f"h.relationship_id IN (SELECT relationship_id FROM {rank} WHERE next_change <= ? AND next_change > ?"
+                f" UNION SELECT a.relationship_id FROM {tables['health_rank_ahead']} a WHERE a.until <= ? AND EXISTS "
+                f"(SELECT 1 FROM {rank} r WHERE r.relationship_id = a.relationship_id AND r.next_change <= ?))")
+            params += [ahead_from, now_epoch, now_epoch]
+        else:
+            if stale_after is not None:
+                order = " AND relationship_id > ? ORDER BY relationship_id"
+                params.append(stale_after)
+            conditions.append(f"h.relationship_id IN (SELECT relationship_id FROM {rank} WHERE next_change <= ?"
+                              f"{order if stale_limit else ''}{limit})")
     if program_id is not None:
         # With few stale rows, reach them by their index, not by the program's (SQLite: "+" skips an index).
         conditions.append(f"{'+' if stale and d.name == 'sqlite' else ''}h.program_id = ?")

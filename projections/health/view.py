@@ -166,8 +166,7 @@ class HealthView(View):
         changed = changes.counters.keys() | changes.lifecycle.keys()
         cursor.executemany(f"UPDATE {rank} SET next_change = 0 WHERE relationship_id = ?",
                            [(rid,) for rid in sorted(changed)])
-        cursor.executemany(f"DELETE FROM {self.table('health_rank_ahead')} WHERE relationship_id = ?",
-                           [(rid,) for rid in sorted(changed)])
+        hr.mark_changed(cursor, self.tables, sorted(changed | {rid for rid, _, _ in changes.started}))
         self._update_medians(cursor, sorted(changes.acknowledged))
 
     def _update_medians(self, cursor: Cursor, relationship_ids: list[str]) -> None:

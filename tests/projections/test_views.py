@@ -421,23 +421,34 @@ def test_what_midnight_makes_stale_is_ranked_ahead_and_read_from_an_index_just_a
     view = projections.view("relationship_health")
 
     def ahead() -> list[str]:
+        """Relationships ranked ahead (not the marks of changes since)."""
         with view.store.transaction(write=False) as cursor:
-            cursor.execute(f"SELECT relationship_id FROM {view.table('health_rank_ahead')} ORDER BY relationship_id")
+            cursor.execute(f"SELECT relationship_id FROM {view.table('health_rank_ahead')} WHERE until > 0 "
+                           "ORDER BY relationship_id")
             return [row[0] for row in cursor.fetchall()]
 
     assert ahead() == []  # hours before midnight: nothing yet
-    ledger.clock.now = datetime(2026, 3, 10, 23, 52, tzinfo=timezone.utc)
+    ledger.clock.now = datetime(2026, 3, 10, 23, 50, tzinfo=timezone.utc)  # (the clock steps a minute a read)
     projections.catch_up()  # a worker's idle round (or an embedded read) in the last minutes
     assert ahead() == sorted(due)
-    feedback(ledger, UUID(due[0]), by=Principal("mentor-0", "participant"), action_items=[])  # 23:55: changed
-    ledger.clock.now = datetime(2026, 3, 10, 23, 55, tzinfo=timezone.utc)
+    feedback(ledger, UUID(due[0]), by=Principal("mentor-0", "participant"), action_items=[])  # 23:52: changed
     projections.catch_up()
     assert ahead() == sorted(due[1:])
+    # Started after the ranking ahead, with an action falling due tonight, and ranked before midnight: no row
+    # ranked ahead, only the mark of its start, by which it is found stale just after midnight.
+    late = start(ledger, program_id="spring", mentor_id="mentor-8", mentee_id="mentee-8").relationship_id
+    feedback(ledger, late, by=Principal("mentor-8", "participant"),
+             action_items=[{"description": "tonight too", "due_on": day}])
+    projections.catch_up()
+    with view.store.transaction(write=False) as cursor:
+        cursor.execute(f"SELECT next_change FROM {view.table('health_rank')} WHERE relationship_id = ?", (str(late),))
+        assert cursor.fetchone()[0] == datetime(2026, 3, 11, tzinfo=timezone.utc).timestamp()
     just_after = datetime(2026, 3, 11, 0, 0, 1, tzinfo=timezone.utc)
     with view.store.transaction(write=False) as cursor:
-        sql, params = scored_sql(view.store.dialect, view.tables, just_after, stale=True, ranked_ahead=True)
+        sql, params = scored_sql(view.store.dialect, view.tables, just_after, stale=True,
+                                 ahead_from=datetime(2026, 3, 11, tzinfo=timezone.utc).timestamp())
         cursor.execute(f"SELECT relationship_id FROM ({sql}) s", params)
-        assert [row[0] for row in cursor.fetchall()] == [due[0]]  # the only row a page scores
+        assert sorted(row[0] for row in cursor.fetchall()) == sorted([due[0], str(late)])  # all a page scores
     _assert_pages_agree(view, just_after)
     ledger.clock.now = just_after
     projections.catch_up()  # the first round after midnight takes what was ranked ahead
