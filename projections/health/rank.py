@@ -43,12 +43,14 @@ RANK_TABLE = (
     "next_change {DOUBLE} NOT NULL, ranked_at {DOUBLE} NOT NULL"
 )
 RANK_INDEXES = (
-    ("health_rank_order", "health_rank", "score, relationship_id"),
-    ("health_rank_by_program", "health_rank", "program_id, score, relationship_id"),
+    # Worst first reads these in order, stepping over rows that are not fresh: with next_change and status in
+    # the index it does so without reading the rows (0.3.2; the narrower indexes before are dropped).
+    ("health_rank_worst_first", "health_rank", "score, relationship_id, next_change, status"),
+    ("health_rank_worst_first_by_program", "health_rank", "program_id, score, relationship_id, next_change, status"),
     ("health_rank_stale", "health_rank", "next_change"),
     ("health_rank_ranked_at", "health_rank", "ranked_at"),
 )
-RANK_QUERY_INDEXES = ("health_rank_order", "health_rank_by_program", "health_rank_ranked_at",
+RANK_QUERY_INDEXES = ("health_rank_worst_first", "health_rank_worst_first_by_program", "health_rank_ranked_at",
                       "health_rank_ahead_order")
 # Scores and statuses a row will have from ``at`` (the coming midnight) until ``until``; see ``rank_ahead``.
 AHEAD_TABLE = ("relationship_id TEXT PRIMARY KEY, at {DOUBLE} NOT NULL, score INTEGER NOT NULL, "
@@ -57,6 +59,7 @@ AHEAD_INDEXES = (("health_rank_ahead_order", "health_rank_ahead", "score, relati
                  ("health_rank_ahead_until", "health_rank_ahead", "until"),
                  ("health_rank_ahead_at", "health_rank_ahead", "at"))
 AHEAD = 600.0  # seconds before midnight when rankings for midnight are made
+REPLACED_INDEXES = ("health_rank_order", "health_rank_by_program")
 Ranked = tuple[str, int, str]  # (relationship_id, score, status)
 
 

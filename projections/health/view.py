@@ -133,6 +133,8 @@ class HealthView(View):
 
     def create_tables(self, cursor: Cursor, *, query_indexes: bool = True) -> None:
         super().create_tables(cursor, query_indexes=query_indexes)
+        for index in hr.REPLACED_INDEXES:
+            cursor.execute(f"DROP INDEX IF EXISTS {self.store.table(f'{index}_g{self.generation}')}")
         hr.backfill(cursor, self.tables)
 
     def apply(self, cursor: Cursor, items: Sequence[Item]) -> None:
