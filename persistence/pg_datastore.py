@@ -296,10 +296,11 @@ class PostgresDatastore:
             yield cursor
 
     @contextlib.contextmanager
-    def transaction(self, *, commit: bool) -> Iterator[psycopg2.extensions.cursor]:
-        """BEGIN ... COMMIT (or ROLLBACK when ``commit`` is false or on error)."""
+    def transaction(self, *, commit: bool, snapshot: bool = False) -> Iterator[psycopg2.extensions.cursor]:
+        """BEGIN ... COMMIT (or ROLLBACK when ``commit`` is false or on error); ``snapshot``: a read-only
+        transaction whose statements all see one snapshot (REPEATABLE READ)."""
         with self.connection() as conn, conn.cursor() as cursor:
-            cursor.execute("BEGIN")
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" if snapshot else "BEGIN")
             try:
                 yield cursor
             except BaseException:

@@ -124,11 +124,15 @@ class LedgerQueries:
         # First pages scored now are kept while nothing can change them (projections.health.pages).
         key = (view.generation, program_id, status, limit) if now is None and after is None else None
         now = now or self.ledger.clock()
-        with view.store.transaction(write=False) as cursor:
-            position = view.position(cursor)  # first: a page kept under it can only be as new or newer
-            kept = self.health_pages.page(key, position, now) if key else None
+        if key:
+            with view.store.transaction(write=False) as cursor:
+                kept = self.health_pages.page(key, view.position(cursor), now)
             if kept is not None:
                 return kept.rows, now, kept
+        # The ranking's sources, the figures and the position from one snapshot: a re-ranking or a batch of
+        # events committed meanwhile cannot make a row appear twice or not at all.
+        with view.store.transaction(write=False, snapshot=True) as cursor:
+            position = view.position(cursor)  # first: a page kept under it can only be as new or newer
             ranked = view.worst_first(cursor, now, program_id=program_id, status=status, after=after, limit=limit)
             figures = view.figures(cursor, [rid for rid, _, _ in ranked])
             until = view.ranking_until(cursor) if key else None

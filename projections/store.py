@@ -165,9 +165,15 @@ class ViewStore:
         return quote(name)
 
     @contextlib.contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Cursor]:
-        """A transaction: on SQLite, writers take the write lock at BEGIN (no upgrade deadlocks)."""
+    def transaction(self, *, write: bool, snapshot: bool = False) -> Iterator[Cursor]:
+        """A transaction: on SQLite, writers take the write lock at BEGIN (no upgrade deadlocks), and a read sees
+        one snapshot throughout. On PostgreSQL a read's statements each see the newest commits, unless
+        ``snapshot``: reads whose statements must agree with each other (one page from several queries)."""
         if self.postgres:
+            if snapshot and not write:
+                with self.datastore.transaction(commit=False, snapshot=True) as raw:
+                    yield Cursor(raw, postgres=True)
+                return
             with self._pg_transaction(write) as cursor:
                 yield cursor
         else:

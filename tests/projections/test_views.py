@@ -457,3 +457,29 @@ def test_what_midnight_makes_stale_is_ranked_ahead_and_read_from_an_index_just_a
     assert ahead() == []
     _assert_pages_agree(view, just_after)
     _assert_pages_agree(view, datetime(2026, 3, 12, 0, 0, 1, tzinfo=timezone.utc))
+
+
+@pytest.mark.postgres
+def test_a_scored_health_page_reads_from_one_snapshot_on_postgresql(postgres_store, tmp_path):
+    """On PostgreSQL a page's several queries (ranking sources, figures, position) share one snapshot: a batch
+    committed meanwhile is not half seen (a row twice, or not at all). SQLite's read transactions already do."""
+    ledger = open_ledger(postgres_store, str(tmp_path))
+    try:
+        projections = Projections(ledger)
+        start(ledger)
+        projections.catch_up()
+        view = projections.view("relationship_health")
+
+        def count(cursor) -> int:
+            cursor.execute(f"SELECT COUNT(*) FROM {view.table('health_rank')}")
+            return cursor.fetchone()[0]
+
+        with view.store.transaction(write=False, snapshot=True) as cursor:
+            before = count(cursor)
+            start(ledger, mentor_id="mentor-2", mentee_id="mentee-2")
+            projections.catch_up()  # committed by another connection while the page is being read
+            assert count(cursor) == before
+        with view.store.transaction(write=False) as cursor:
+            assert count(cursor) == before + 1
+    finally:
+        ledger.close()
