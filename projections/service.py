@@ -60,7 +60,7 @@ class Projections:
         # Every view had processed the store up to here when this process last caught up all of them; and
         # no health ranking is due to change before this moment (epoch seconds) unless an event arrives.
         self._caught_up_to, self._ranked_until = -1, 0.0
-        self._ranked_ahead: set[tuple[int, float]] = set()  # (health generation, midnight) ranked ahead for
+        self._ranked_ahead: tuple[int, float] | None = None  # (health generation, moment) last ranked ahead from
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
             self._ensure_live(name)
@@ -180,7 +180,7 @@ class Projections:
                 continue
             ahead_from = hr.next_midnight(now).timestamp() - hr.AHEAD
             ahead = (view.generation, ahead_from)
-            due_ahead = now.timestamp() >= ahead_from and ahead not in self._ranked_ahead
+            due_ahead = now.timestamp() >= ahead_from and ahead != self._ranked_ahead
             if not (stale or due_ahead):
                 with view.store.transaction(write=False) as cursor:
                     until = view.ranking_until(cursor)  # stale rows, if any, make it no later than now
@@ -193,9 +193,9 @@ class Projections:
                         view.rank_ahead(cursor, now)
                     until = view.ranking_until(cursor)
                 if due_ahead:
-                    self._ranked_ahead = {ahead}
+                    self._ranked_ahead = ahead
             due = [until if until is not None else float("inf")]
-            if ahead not in self._ranked_ahead:
+            if ahead != self._ranked_ahead:
                 due.append(ahead_from)
             self._ranked_until = min(due)
 

@@ -52,11 +52,6 @@ class KeptPages:
         self._pages: OrderedDict[Key, KeptPage] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Key, position: int | None, now: datetime) -> list[dict[str, Any]] | None:
-        """The page for ``key`` as it reads at ``now``, if one is kept and still right."""
-        page = self.page(key, position, now)
-        return None if page is None else [{**row, "as_of": now} for row in page.rows]
-
     def page(self, key: Key, position: int | None, now: datetime) -> KeptPage | None:
         """The page kept for ``key``, if still right at ``now`` (its rows are shared: never change them)."""
         with self._lock:

@@ -155,13 +155,12 @@ def rerank(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime) ->
 def backfill(cursor: Cursor, tables: dict[str, str]) -> None:
     """Give every relationship a (stale) rank row: for health tables made before the ranking existed."""
     rank, health = tables["health_rank"], tables["health"]
-    cursor.execute(f"SELECT h.relationship_id FROM {health} h "
+    cursor.execute(f"SELECT h.relationship_id, h.program_id FROM {health} h "
                    f"WHERE NOT EXISTS (SELECT 1 FROM {rank} r WHERE r.relationship_id = h.relationship_id)")
-    missing = [row[0] for row in cursor.fetchall()]
-    cursor.execute(f"INSERT INTO {rank} (relationship_id, program_id, next_change, ranked_at) "
-                   f"SELECT h.relationship_id, h.program_id, 0, 0 FROM {health} h "
-                   f"WHERE NOT EXISTS (SELECT 1 FROM {rank} r WHERE r.relationship_id = h.relationship_id)")
-    mark_changed(cursor, tables, missing)
+    missing = cursor.fetchall()
+    cursor.executemany(f"INSERT INTO {rank} (relationship_id, program_id, next_change, ranked_at) VALUES (?, ?, 0, 0)",
+                       missing)
+    mark_changed(cursor, tables, [rid for rid, _ in missing])
 
 
 def worst_first(cursor: Cursor, d: Dialect, tables: dict[str, str], now: datetime, *, program_id: str | None,
