@@ -9,6 +9,7 @@ from flask import Response, current_app, g, request
 
 from api.errors import problem
 from domain.principal import Principal
+from persistence.stores import position_sql, version_sql
 from persistence.tokens import TokenStore
 
 PROTECTED_PREFIX = "/v1"
@@ -25,9 +26,9 @@ def authenticate() -> Response | None:
     ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
     relationship_id = (request.view_args or {}).get("relationship_id")
     about_one = isinstance(relationship_id, UUID)
-    principal, along = bearer_principal_along(ledger.vault.generation_sql, ledger.position_sql,
+    principal, along = bearer_principal_along(ledger.vault.generation_sql, position_sql(ledger),
                                               projections.live_sql,
-                                              *([ledger.version_sql(relationship_id)] if about_one else []))
+                                              *([version_sql(ledger, relationship_id)] if about_one else []))
     # With the token, in one round trip: an erasure by another process (forget what it named), the store's
     # position (nothing written since a relationship was last read: no need to ask the store about it again),
     # the views' live generations (no need to ask which tables to read) and, for a request about one

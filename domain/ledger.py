@@ -153,23 +153,6 @@ class MentorshipLedger(History, Application[UUID]):
         """The store's position as this request read it with its token (None when it did not)."""
         return self.runner.noted_position()
 
-    @property
-    def position_sql(self) -> str:
-        """A subquery answering the store's position (to ride along with a query a request makes anyway)."""
-        recorder = self.recorder
-        if hasattr(recorder, "table"):  # PostgreSQL (persistence.pg_recorders)
-            return f"(SELECT MAX(notification_id) FROM {recorder.table})"
-        return f"(SELECT MAX(rowid) FROM {recorder.events_table_name})"
-
-    def version_sql(self, relationship_id: UUID) -> str:
-        """A subquery answering a relationship's newest version in the store (NULL when it has none)."""
-        recorder = self.recorder
-        if hasattr(recorder, "table"):  # PostgreSQL: the id is a UUID's canonical text, nothing else
-            return (f"(SELECT MAX(originator_version) FROM {recorder.table} "
-                    f"WHERE originator_id = '{UUID(str(relationship_id))}')")
-        return (f"(SELECT MAX(originator_version) FROM {recorder.events_table_name} "
-                f"WHERE originator_id = '{UUID(str(relationship_id)).hex}')")
-
     def construct_snapshot_store(self) -> Any:
         """Snapshots signed with a key the database does not hold; unsigned or altered ones are never used."""
         return resolve_topic(self.env.get("SNAPSHOT_STORE_TOPIC") or SNAPSHOT_STORE)(self)

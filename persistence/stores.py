@@ -20,6 +20,25 @@ def store_kind(application: Application) -> str:
     return "postgresql" if isinstance(application.factory, PostgresFactory) else "sqlite"
 
 
+def position_sql(application: Application) -> str:
+    """A subquery answering the store's position (to ride along with a query a request makes anyway)."""
+    recorder = application.recorder
+    if isinstance(recorder, PostgresAggregateRecorder):
+        return f"(SELECT MAX(notification_id) FROM {recorder.table})"
+    return f"(SELECT MAX(rowid) FROM {recorder.events_table_name})"
+
+
+def version_sql(application: Application, relationship_id: UUID) -> str:
+    """A subquery answering a relationship's newest version in the store (NULL when it has none); the id is
+    written as a UUID's own text, nothing else."""
+    recorder = application.recorder
+    if isinstance(recorder, PostgresAggregateRecorder):
+        return (f"(SELECT MAX(originator_version) FROM {recorder.table} "
+                f"WHERE originator_id = '{UUID(str(relationship_id))}')")
+    return (f"(SELECT MAX(originator_version) FROM {recorder.events_table_name} "
+            f"WHERE originator_id = '{UUID(str(relationship_id)).hex}')")
+
+
 def token_store_for(application: Application) -> TokenStore:
     """A token store in the same database as the application's events."""
     if store_kind(application) == "postgresql":
