@@ -122,7 +122,7 @@ def run(command: Callable[..., CommandResult], *ids: Any, **arguments: Any) -> C
 
 def answer(result: CommandResult, location: str | None = None) -> tuple[dict, dict[str, str]]:
     """The command's body with ETag, X-Position and, for a repeat, Idempotent-Replayed."""
-    keep_views_current()
+    keep_views_current(within=current_app.config["CATCH_UP_WITHIN"])
     headers = {"ETag": f'"{result.version}"'}
     if result.position is not None:
         headers["X-Position"] = str(result.position)

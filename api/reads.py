@@ -29,16 +29,17 @@ def inline() -> bool:
     return current_app.config["PROJECTIONS_MODE"] == "inline"
 
 
-def keep_views_current() -> None:
-    """Embedded mode: bring the views up to date after a command, so the next read sees it.
+def keep_views_current(*, within: float = 0.0) -> None:
+    """Embedded mode: bring the views up to date after a write, now or (``within`` seconds > 0) in a moment,
+    together with the other commands of that moment; a read catches up first either way (read-your-writes).
 
-    The command is already committed: a failure here is logged, never reported
+    The write is already committed: a failure here is logged, never reported
     as a failed command, and the next read catches up.
     """
     if not inline():
         return
     try:
-        projections().catch_up()
+        projections().catch_up_soon(within)
     except Exception:  # noqa: BLE001 - the write succeeded; views catch up on the next read
         log.warning("views could not catch up after a command", exc_info=True)
 

@@ -15,6 +15,10 @@ ENVIRONMENT_SETTINGS = {
     # worker: `flask projections run` does (default on PostgreSQL).
     "PROJECTIONS_MODE": ("", str),
     "READ_YOUR_WRITES_TIMEOUT": (3.0, float),
+    # Embedded mode: after a command, views catch up within so many seconds, the commands of that moment
+    # together (0: after each command, before it is answered). Reads catch up first either way.
+    # gunicorn.conf.py sets 0.05 for the production command.
+    "CATCH_UP_WITHIN": (0.0, float),
     "PROJECTIONS_BATCH_SIZE": (500, int),
     # Commands one caller may send to one relationship (api/limits.py): a burst, then so many a minute.
     # 0 switches the limit off.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,8 @@ from projections.health.view import HealthView
 from projections.index import RelationshipIndexView
 from projections.store import ViewStore
 
+log = logging.getLogger(__name__)
+
 VIEW_CLASSES: dict[str, type[View]] = {
     cls.name: cls for cls in (AuditTrailView, HealthView, SkillsGrowthView, RelationshipIndexView)
 }
@@ -55,6 +58,9 @@ class Projections:
         # catch-up under way waits by yielding, instead of meeting the other's SQLite write lock, whose busy
         # wait would block the whole worker (threads wait their turn here too, instead of retrying).
         self._catching_up = threading.Lock()
+        # A catch-up this process has promised within a moment (``catch_up_soon``), until it starts.
+        self._soon: threading.Timer | None = None
+        self._soon_lock = threading.Lock()
         # The views' live generations as read at the start of the current request (with its token), if it did.
         self._request = threading.local()
         # Every view had processed the store up to here when this process last caught up all of them; and
@@ -130,6 +136,36 @@ class Projections:
         """Process every event the views have not seen, in batches; returns how many events were read."""
         with self._catching_up:
             return self._catch_up(views, progress)
+
+    def catch_up_soon(self, within: float) -> None:
+        """Embedded mode, after a command: catch up within ``within`` seconds, on a timer of this process (a
+        greenlet under gevent), so that the commands of that moment are applied as one batch instead of one
+        catch-up each. Nothing waits on it: every read catches up first anyway (``catch_up_for_read``).
+        ``within`` 0: catch up now."""
+        if within <= 0:
+            self.catch_up()
+            return
+        with self._soon_lock:
+            if self._soon is not None:
+                return  # a catch-up is promised and has not started: it will read this command's events
+            self._soon = timer = threading.Timer(within, self._catch_up_promised)
+            timer.daemon = True
+        timer.start()
+
+    def _catch_up_promised(self) -> None:
+        with self._soon_lock:
+            self._soon = None  # from here on a command promises a new one: this one may have read too early
+        try:
+            self.catch_up()
+        except Exception:  # noqa: BLE001 - the commands are committed; the next read or command catches up
+            log.warning("views could not catch up after commands", exc_info=True)
+
+    def cancel_soon(self) -> None:
+        """Drop a promised catch-up that has not started (the ledger is closing)."""
+        with self._soon_lock:
+            timer, self._soon = self._soon, None
+        if timer is not None:
+            timer.cancel()
 
     def catch_up_for_read(self) -> None:
         """Embedded mode, before a read: catch up, unless the store's position this request read with its token

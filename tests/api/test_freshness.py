@@ -3,6 +3,8 @@ anything was written anywhere since it last did (the store's position is read wi
 
 from __future__ import annotations
 
+import time
+
 from tests.api.conftest import build_service
 
 
@@ -94,3 +96,44 @@ def test_a_relationship_nobody_wrote_to_is_answered_from_memory_while_others_cha
     finally:
         first.app.extensions["ledger"].close()
         second.app.extensions["ledger"].close()
+
+
+def test_views_catch_up_behind_a_burst_of_commands_in_one_go_and_a_read_never_misses_them(store, tmp_path):
+    """Embedded mode under the production command (CATCH_UP_WITHIN > 0): commands are answered before the
+    views catch up; the commands of that moment are applied together, once; a read in between catches up
+    first, so it never misses a write."""
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline", CATCH_UP_WITHIN=0.5)
+    projections = service.app.extensions["projections"]
+    ledger = service.app.extensions["ledger"]
+    rounds = counted(projections, "_catch_up")
+    try:
+        rid = service.start()["id"]
+        for _ in range(4):
+            service.give(rid)
+        head = ledger.position()
+        assert min(projections.positions().values()) < head  # answered before the views caught up
+        deadline = time.monotonic() + 10
+        while min(projections.positions().values()) < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert projections.positions() == dict.fromkeys(projections.positions(), head)  # nobody read: caught up
+        assert len(rounds) == 1  # five commands, one catch-up
+
+        service.give(rid)  # and a read before the promised catch-up: it catches up itself
+        assert service.get("mentee", f"/v1/relationships/{rid}/health").json["feedback_given"]["by_mentor"] == 5
+        assert [row["version"] for row in service.get("coordinator", "/v1/relationships?limit=5").json["items"]] \
+            == [6]
+    finally:
+        projections.cancel_soon()
+        ledger.close()
+
+
+def test_without_a_moment_to_wait_views_catch_up_before_the_command_is_answered(store, tmp_path):
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline", CATCH_UP_WITHIN=0)
+    projections = service.app.extensions["projections"]
+    try:
+        rid = service.start()["id"]
+        service.give(rid)
+        head = service.app.extensions["ledger"].position()
+        assert projections.positions() == dict.fromkeys(projections.positions(), head)
+    finally:
+        service.app.extensions["ledger"].close()
