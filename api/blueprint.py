@@ -22,6 +22,11 @@ class StrictParser(FlaskParser):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
 
+    def arguments(self, schema: Any, **options: Any) -> Any:
+        """flask-smorest's arguments decorator, given the schema made once: webargs makes a new instance of a
+        schema class for every request (a deep copy of each of its fields), which cost a tenth of a read."""
+        return super().arguments(resolve_schema_instance(schema), **options)
+
     def response(self, status_code: Any, schema: Any = None, **options: Any) -> Any:
         """flask-smorest's response decorator; the schema's ``dump`` is its plan (same output, less work)."""
         schema = resolve_schema_instance(schema)

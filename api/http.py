@@ -160,12 +160,20 @@ PAGE_PREFIXES = ("/app", "/docs")
 
 
 def add_security_headers(response: Response) -> Response:
-    if request.path.startswith(PAGE_PREFIXES):
-        response.headers.setdefault("Content-Security-Policy", PAGES_POLICY)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith("/v1"):
-        response.headers.setdefault("Cache-Control", "no-store")
+    """Each of these headers the response does not set itself (the names it has are read once: werkzeug's
+    ``setdefault`` scans every header for each one)."""
+    path = request.path
+    wanted = list(SECURITY_HEADERS.items())
+    if path.startswith(PAGE_PREFIXES):
+        wanted.insert(0, ("Content-Security-Policy", PAGES_POLICY))
+    if path.startswith("/v1"):
+        wanted.append(("Cache-Control", "no-store"))
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers iterates (name, value) pairs
+    for name, value in wanted:
+        if name.lower() not in present:
+            headers.add(name, value)
+            present.add(name.lower())
     return response
 
 

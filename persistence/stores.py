@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -46,9 +47,19 @@ def token_store_for(application: Application) -> TokenStore:
         store = TokenStore(datastore, placeholder="%s", table=datastore.qualified("api_tokens"),
                            reader=datastore.cursor)
     else:
-        store = TokenStore(application.factory.datastore, placeholder="?")
+        datastore = application.factory.datastore
+        store = TokenStore(datastore, placeholder="?", reader=lambda: _sqlite_statement(datastore))
     store.create_table()
     return store
+
+
+@contextlib.contextmanager
+def _sqlite_statement(datastore: Any) -> Iterator[Any]:
+    """A cursor for one read statement in SQLite's autocommit mode: a statement reads one snapshot by itself,
+    so BEGIN and ROLLBACK around it (the library's read transaction) would cost two statements and change
+    nothing."""
+    with datastore.get_connection(commit=False) as connection, connection.cursor() as cursor:
+        yield cursor
 
 
 class _Table:
