@@ -26,9 +26,10 @@ def authenticate() -> Response | None:
     ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
     relationship_id = (request.view_args or {}).get("relationship_id")
     about_one = isinstance(relationship_id, UUID)
+    version, version_param = version_sql(ledger, relationship_id) if about_one else (None, None)
     principal, along = bearer_principal_along(ledger.vault.generation_sql, position_sql(ledger),
-                                              projections.live_sql,
-                                              *([version_sql(ledger, relationship_id)] if about_one else []))
+                                              projections.live_sql, *([version] if about_one else []),
+                                              params=(version_param,) if about_one else ())
     # With the token, in one round trip: an erasure by another process (forget what it named), the store's
     # position (nothing written since a relationship was last read: no need to ask the store about it again),
     # the views' live generations (no need to ask which tables to read) and, for a request about one
@@ -48,11 +49,12 @@ def bearer_principal() -> Principal | None:
     return bearer_principal_along()[0]
 
 
-def bearer_principal_along(*along: str) -> tuple[Principal | None, Any]:
-    """The principal of the request's bearer token (if live), and the SQL values ``along``, in one round trip."""
+def bearer_principal_along(*along: str, params: tuple[Any, ...] = ()) -> tuple[Principal | None, Any]:
+    """The principal of the request's bearer token (if live), and the SQL values ``along`` (their parameter
+    marks filled from ``params``), in one round trip."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token_store().authenticate_along(token.strip(), *along)
+        return token_store().authenticate_along(token.strip(), *along, params=params)
     return None, None
 
 

@@ -6,7 +6,8 @@ With the documented production command (``gunicorn --config gunicorn.conf.py wsg
 on each store, with wrk on loopback and the same 64 relationships:
 
 - reads at 8 connections (one relationship, its health, a list page) >= 40 % of the ``/healthz`` floor;
-- commands at 8 connections >= 25 % of the floor;
+- commands at 8 connections >= 25 % of the floor (each against the mean of the floors measured just before
+  and just after it: the shared machine's speed moves within minutes);
 - commands at 32 connections >= at 8, with p99 < 100 ms;
 - worst-first health pages (``GET /v1/health``) p99 < 20 ms;
 - API worker RSS < 100 MiB after ``--requests`` mixed requests.
@@ -97,9 +98,17 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             worker.start()
         server.start()
         try:
-            floor = run_wrk(server.url + "/healthz", None, 8, seconds)
-            read = run_wrk(server.url, work / "read.lua", 8, seconds)
-            commands_8 = run_wrk(server.url, work / "write.lua", 8, seconds)
+            # The floor is measured before and after each rate it is compared with (a shared machine's speed
+            # moves within minutes): each ratio is against the mean of the two floors around it.
+            floors = [run_wrk(server.url + "/healthz", None, 8, seconds)["requests_per_second"]]
+
+            def between_floors(script: str, connections: int) -> dict[str, float]:
+                result = run_wrk(server.url, work / script, connections, seconds)
+                floors.append(run_wrk(server.url + "/healthz", None, 8, seconds)["requests_per_second"])
+                return {**result, "floor": round((floors[-2] + floors[-1]) / 2, 1)}
+
+            read = between_floors("read.lua", 8)
+            commands_8 = between_floors("write.lua", 8)
             commands_32 = run_wrk(server.url, work / "write.lua", 32, seconds)
             health = run_wrk(server.url, work / "health.lua", 8, seconds)
             sent = 0
@@ -112,7 +121,8 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             if worker is not None:
                 worker.stop()
         figures = {
-            "healthz_per_second": floor["requests_per_second"],
+            "healthz_per_second": floors,
+            "floor_around_reads": read["floor"], "floor_around_commands": commands_8["floor"],
             "reads_per_second": read["requests_per_second"], "reads_p99_ms": read["p99_ms"],
             "commands_per_second_at_8": commands_8["requests_per_second"], "commands_p99_ms_at_8": commands_8["p99_ms"],
             "commands_per_second_at_32": commands_32["requests_per_second"],
@@ -126,8 +136,8 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
 
 
 def verdicts(f: dict[str, Any]) -> dict[str, Any]:
-    floor = f["healthz_per_second"] or 1
-    reads, commands = f["reads_per_second"] / floor, f["commands_per_second_at_8"] / floor
+    reads = f["reads_per_second"] / (f["floor_around_reads"] or 1)
+    commands = f["commands_per_second_at_8"] / (f["floor_around_commands"] or 1)
     return {
         "reads >= 40 % of the floor": _verdict(round(reads, 2), reads >= TARGETS["reads_share_of_floor"]),
         "commands >= 25 % of the floor": _verdict(round(commands, 2), commands >= TARGETS["commands_share_of_floor"]),

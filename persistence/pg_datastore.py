@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import re
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -255,6 +258,8 @@ class PostgresDatastore:
         self.idle_in_transaction_session_timeout = idle_in_transaction_session_timeout
         self.lock_timeout = lock_timeout
         self.originator_id_type = originator_id_type
+        # The statements prepared on each connection (``execute_prepared``): they live as long as it does.
+        self._prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
         self.pool = ConnectionPool(self._connect, pool_size=pool_size, max_overflow=max_overflow,
                                    timeout=pool_timeout, max_age=max_age, pre_ping=pre_ping,
                                    overflow_idle=overflow_idle)
@@ -294,6 +299,20 @@ class PostgresDatastore:
         """A cursor for single statements, each its own transaction."""
         with self.connection() as conn, conn.cursor() as cursor:
             yield cursor
+
+    def execute_prepared(self, cursor: psycopg2.extensions.cursor, sql: str, params: tuple[Any, ...]) -> None:
+        """Run ``sql`` (psycopg2's %s marks, one per parameter) as a statement prepared once per connection:
+        planned once, not on every call. For a statement every request makes; its text must not vary with the
+        values (they are parameters), or each variant would be kept on the connection."""
+        connection = cursor.connection
+        prepared = self._prepared.setdefault(connection, set())
+        name = "ml_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:20]
+        if name not in prepared:
+            numbered = iter(range(1, len(params) + 1))
+            cursor.execute(f"PREPARE {name} AS " + re.sub(r"%s", lambda _: f"${next(numbered)}", sql))
+            prepared.add(name)
+        cursor.execute(f"EXECUTE {name} ({', '.join('%s' for _ in params)})" if params else f"EXECUTE {name}",
+                       params)
 
     @contextlib.contextmanager
     def transaction(self, *, commit: bool, snapshot: bool = False) -> Iterator[psycopg2.extensions.cursor]:

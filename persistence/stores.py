@@ -29,15 +29,15 @@ def position_sql(application: Application) -> str:
     return f"(SELECT MAX(rowid) FROM {recorder.events_table_name})"
 
 
-def version_sql(application: Application, relationship_id: UUID) -> str:
-    """A subquery answering a relationship's newest version in the store (NULL when it has none); the id is
-    written as a UUID's own text, nothing else."""
+def version_sql(application: Application, relationship_id: UUID) -> tuple[str, Any]:
+    """A subquery answering a relationship's newest version in the store (NULL when it has none), with the
+    store's parameter mark, and the parameter: the id as the store holds it."""
     recorder = application.recorder
     if isinstance(recorder, PostgresAggregateRecorder):
-        return (f"(SELECT MAX(originator_version) FROM {recorder.table} "
-                f"WHERE originator_id = '{UUID(str(relationship_id))}')")
-    return (f"(SELECT MAX(originator_version) FROM {recorder.events_table_name} "
-            f"WHERE originator_id = '{UUID(str(relationship_id)).hex}')")
+        return (f"(SELECT MAX(originator_version) FROM {recorder.table} WHERE originator_id = %s)",
+                str(UUID(str(relationship_id))))
+    return (f"(SELECT MAX(originator_version) FROM {recorder.events_table_name} WHERE originator_id = ?)",
+            UUID(str(relationship_id)).hex)
 
 
 def token_store_for(application: Application) -> TokenStore:
@@ -45,7 +45,7 @@ def token_store_for(application: Application) -> TokenStore:
     if store_kind(application) == "postgresql":
         datastore = application.factory.datastore
         store = TokenStore(datastore, placeholder="%s", table=datastore.qualified("api_tokens"),
-                           reader=datastore.cursor)
+                           reader=datastore.cursor, execute=datastore.execute_prepared)
     else:
         datastore = application.factory.datastore
         store = TokenStore(datastore, placeholder="?", reader=lambda: _sqlite_statement(datastore))

@@ -62,7 +62,8 @@ class TokenStore:
     """
 
     def __init__(self, datastore: Any, placeholder: str = "?", table: str = "api_tokens",
-                 reader: Callable[[], AbstractContextManager[Any]] | None = None) -> None:
+                 reader: Callable[[], AbstractContextManager[Any]] | None = None,
+                 execute: Callable[[Any, str, tuple[Any, ...]], None] | None = None) -> None:
         self.datastore = datastore
         self.p = placeholder
         self.table = table
@@ -70,6 +71,8 @@ class TokenStore:
         # A cursor for one read. Every request reads its token, so on a server one round trip
         # (an autocommit SELECT) is worth having over three (BEGIN, SELECT, ROLLBACK).
         self.reader = reader or (lambda: datastore.transaction(commit=False))
+        # How the statement every request makes is run (PostgreSQL: prepared once per connection).
+        self.execute = execute or (lambda cursor, sql, params: cursor.execute(sql, params))
 
     def create_table(self) -> None:
         # On PostgreSQL, DDL under the schema lock: processes starting at once would race on the table.
@@ -109,18 +112,18 @@ class TokenStore:
         """The principal a live token stands for, else None. Compared in constant time."""
         return self.authenticate_along(token)[0]
 
-    def authenticate_along(self, token: str, *along: str) -> tuple[Principal | None, tuple[Any, ...] | None]:
+    def authenticate_along(self, token: str, *along: str, params: tuple[Any, ...] = ()
+                           ) -> tuple[Principal | None, tuple[Any, ...] | None]:
         """``authenticate``, and the values of the SQL expressions ``along`` read in the same round trip (every
-        request reads its token: what else it must read can come with it); None without a token row."""
+        request reads its token: what else it must read can come with it); None without a token row.
+        ``params``: the values of the parameter marks in ``along``, in order."""
         parts = _split(token)
         if parts is None:
             return None, None
         extra = "".join(f", {expression}" for expression in along)
         with self.reader() as cursor:
-            cursor.execute(
-                f"SELECT token_hash, principal_id, role, revoked_at{extra} FROM {self.table} "
-                f"WHERE prefix = {self.p}", (parts[0],),
-            )
+            self.execute(cursor, f"SELECT token_hash, principal_id, role, revoked_at{extra} FROM {self.table} "
+                                 f"WHERE prefix = {self.p}", (*params, parts[0]))
             row = cursor.fetchone()
         principal = self._live(token, row)
         return principal, (tuple(row[4:]) if row is not None else None)

@@ -235,3 +235,22 @@ def test_connections_made_on_demand_are_reused_while_busy_and_closed_once_idle_l
 
 def postgres_schema(datastore: PostgresDatastore) -> str:
     return datastore.schema
+
+
+def test_a_statement_every_request_makes_is_prepared_once_per_connection_and_answers_for_each_value(datastore):
+    """The token check (with what rides along) is planned once per connection, not at every request: the
+    answers follow the values; a connection made afterwards prepares it for itself."""
+    sql = "SELECT %s::int + 1, %s::text"
+    with datastore.cursor() as cursor:
+        for value in (1, 41, 99):
+            datastore.execute_prepared(cursor, sql, (value, f"v{value}"))
+            assert cursor.fetchone() == (value + 1, f"v{value}")
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        assert [row[0].count("$") for row in cursor.fetchall()] == [2]  # one statement, its two parameters
+        backend = cursor.connection.get_backend_pid()
+    with datastore.cursor() as first, datastore.cursor() as second:  # two connections at once (pool of two)
+        other = second if first.connection.get_backend_pid() == backend else first
+        datastore.execute_prepared(other, sql, (5, "five"))
+        assert other.fetchone() == (6, "five")
+        other.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert other.fetchone() == (1,)
