@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import AggregateRecorder, StoredEvent
+from eventsourcing import persistence as es
+from eventsourcing.persistence import AggregateRecorder, PersistenceError, StoredEvent
 
 from persistence.pg_recorders import PostgresAggregateRecorder
 from persistence.postgres import PostgresFactory
@@ -59,7 +61,18 @@ def _sqlite_statement(datastore: Any) -> Iterator[Any]:
     so BEGIN and ROLLBACK around it (the library's read transaction) would cost two statements and change
     nothing."""
     with datastore.get_connection(commit=False) as connection, connection.cursor() as cursor:
-        yield cursor
+        try:
+            yield cursor
+        except sqlite3.Error as error:  # as the library's transactions raise them (503, not 500, when busy)
+            raise _PERSISTENCE_ERRORS.get(type(error), PersistenceError)(error) from error
+
+
+_PERSISTENCE_ERRORS = {
+    sqlite3.InterfaceError: es.InterfaceError, sqlite3.DataError: es.DataError,
+    sqlite3.OperationalError: es.OperationalError, sqlite3.IntegrityError: es.IntegrityError,
+    sqlite3.InternalError: es.InternalError, sqlite3.ProgrammingError: es.ProgrammingError,
+    sqlite3.NotSupportedError: es.NotSupportedError, sqlite3.DatabaseError: es.DatabaseError,
+}
 
 
 class _Table:

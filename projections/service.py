@@ -148,9 +148,10 @@ class Projections:
         with self._soon_lock:
             if self._soon is not None:
                 return  # a catch-up is promised and has not started: it will read this command's events
-            self._soon = timer = threading.Timer(within, self._catch_up_promised)
+            timer = threading.Timer(within, self._catch_up_promised)
             timer.daemon = True
-        timer.start()
+            timer.start()  # promised only once started: a timer that cannot start promises nothing
+            self._soon = timer
 
     def _catch_up_promised(self) -> None:
         with self._soon_lock:

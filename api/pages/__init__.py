@@ -502,6 +502,7 @@ def audit_export(kind: str) -> Any:
     from api.audit import _csv, _ndjson
 
     principal = me()
+    keep_views_current()
     entries = queries().audit_stream(principal, _selection())
     body = _csv(entries) if kind == "csv" else _ndjson(entries)
     mimetype = "text/csv" if kind == "csv" else "application/x-ndjson"
@@ -513,6 +514,7 @@ def audit_export(kind: str) -> Any:
 def verify() -> Any:
     """Verify the chain (no script: the answer as a page)."""
     principal = me()
+    keep_views_current()
     answer = queries().verify_audit(principal)
     return render_template("pages/verified.html", answer=answer)
 
@@ -522,6 +524,7 @@ def verify_progress() -> Any:
     """Verify the chain, reporting progress as server-sent events (the page's script shows a progress bar)."""
     principal = me()
     queries().audit_head(principal)  # the application's rule (overseers only), before the stream starts
+    keep_views_current()
     app = current_app._get_current_object()  # noqa: SLF001 - the thread needs the app itself
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
 

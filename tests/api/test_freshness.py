@@ -3,6 +3,8 @@ anything was written anywhere since it last did (the store's position is read wi
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import time
 
 from tests.api.conftest import build_service
@@ -135,5 +137,57 @@ def test_without_a_moment_to_wait_views_catch_up_before_the_command_is_answered(
         service.give(rid)
         head = service.app.extensions["ledger"].position()
         assert projections.positions() == dict.fromkeys(projections.positions(), head)
+    finally:
+        service.app.extensions["ledger"].close()
+
+
+def signed_in_pages(service, who: str):
+    """The service's test client signed in to the pages (/app) with ``who``'s token."""
+    client = service.client
+    form = client.get("https://localhost/app/sign-in").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    answer = client.post("https://localhost/app/sign-in", data={"token": service.tokens[who], "csrf_token": csrf})
+    assert answer.status_code == 302
+    return client
+
+
+def test_the_pages_audit_export_holds_every_write_acknowledged_before_it(store, tmp_path):
+    """The auditor's download from the pages catches up first, as every query does, while views would
+    otherwise catch up only behind the commands (and never, here, within the test)."""
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline", CATCH_UP_WITHIN=600)
+    pages = signed_in_pages(service, "auditor")
+    try:
+        rid = service.start()["id"]
+        service.give(rid)
+        head = service.app.extensions["ledger"].position()
+        for kind in ("csv", "ndjson"):
+            lines = pages.get(f"https://localhost/app/audit/export.{kind}").get_data(as_text=True).strip()
+            assert len(lines.splitlines()) - (kind == "csv") == head  # one entry per event (CSV: and a header)
+    finally:
+        service.app.extensions["projections"].cancel_soon()
+        service.app.extensions["ledger"].close()
+
+
+def test_a_busy_sqlite_store_answers_the_token_check_503_not_500(sqlite_store, tmp_path):
+    """The token check runs its one statement outside a library transaction: a locked database is still the
+    store being unavailable for a moment (503, Retry-After), not a failure of the service."""
+    sqlite_store.extra_env["SQLITE_LOCK_TIMEOUT"] = "1"
+    service = build_service(sqlite_store, tmp_path)
+    try:
+        rid = service.start()["id"]
+        pool = service.app.extensions["ledger"].factory.datastore.pool
+        while pool._pool:  # noqa: SLF001 - connections opened before the lock would read from their snapshot
+            pool._pool.popleft().close()  # noqa: SLF001
+        blocker = sqlite3.connect(sqlite_store.database_url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
+        blocker.execute("BEGIN EXCLUSIVE")
+        blocker.execute("CREATE TABLE IF NOT EXISTS held (x)")
+        try:
+            answer = service.get("coordinator", f"/v1/relationships/{rid}")
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
+        assert answer.json["detail"] == "The event store is unavailable; try again shortly."
     finally:
         service.app.extensions["ledger"].close()
