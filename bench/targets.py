@@ -9,7 +9,8 @@ on each store, with wrk on loopback and the same 64 relationships:
 - commands at 8 connections >= 25 % of the floor (each against the mean of the floors measured just before
   and just after it: the shared machine's speed moves within minutes);
 - commands at 32 connections >= at 8, with p99 < 100 ms;
-- worst-first health pages (``GET /v1/health``) p99 < 20 ms;
+- worst-first health pages (``GET /v1/health``) p99 < 20 ms, once the views have caught up with the commands
+  (the p99 while they still catch up is printed too);
 - API worker RSS < 100 MiB after ``--requests`` mixed requests.
 
 The rebuild target (all four views at 1,000,000 events in <= 60 % of one process's time) is measured by
@@ -23,8 +24,11 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from bench.commands import run_wrk, wrk_script
 from bench.common import emit, machine
@@ -110,6 +114,11 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             read = between_floors("read.lua", 8)
             commands_8 = between_floors("write.lua", 8)
             commands_32 = run_wrk(server.url, work / "write.lua", 32, seconds)
+            # Right after the commands the views are still catching up (on PostgreSQL the worker is behind by
+            # seconds of commands): pages are re-scored as each batch lands. Shown, but the target is the
+            # page once the views have caught up: the time of day is what it is about.
+            health_catching_up = run_wrk(server.url, work / "health.lua", 8, seconds)
+            waited = settled(server.url, coordinator)
             health = run_wrk(server.url, work / "health.lua", 8, seconds)
             sent = 0
             while sent < requests:
@@ -128,11 +137,25 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             "commands_per_second_at_32": commands_32["requests_per_second"],
             "commands_p99_ms_at_32": commands_32["p99_ms"],
             "health_page_per_second": health["requests_per_second"], "health_page_p99_ms": health["p99_ms"],
+            "health_page_p99_ms_while_views_catch_up": health_catching_up["p99_ms"],
+            "seconds_until_views_caught_up": waited,
             "mixed_requests_sent": sent, "worker_rss_mib": rss,
         }
         return {"figures": figures, "targets": verdicts(figures)}
     finally:
         store.drop()
+
+
+def settled(url: str, token: str, timeout: float = 300.0) -> float:
+    """Wait until every view has caught up with the store (``/readyz`` as a coordinator); the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        views = requests.get(url + "/readyz", headers={"Authorization": f"Bearer {token}"},
+                             timeout=10).json()["projections"]["views"]
+        if all(view["lag"] == 0 for view in views.values()):
+            break
+        time.sleep(0.2)
+    return round(time.monotonic() - started, 1)
 
 
 def verdicts(f: dict[str, Any]) -> dict[str, Any]:
