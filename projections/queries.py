@@ -90,8 +90,7 @@ class LedgerQueries:
         if version is None and as_of is None:
             view = self.projections.view("relationship_health")
             with view.store.transaction(write=False) as cursor:
-                figures = view.figures(cursor, [str(relationship_id)]).get(str(relationship_id))
-                position = view.position(cursor)
+                figures, position = view.figures_of(cursor, str(relationship_id))
             if figures is None:
                 raise errors.RelationshipNotFoundError("No such relationship.")
             return _for(principal, hs.assess(figures, self.ledger.clock(), position))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
@@ -113,6 +114,27 @@ def test_health_in_the_view_equals_the_fold_over_events(ledger, projections):
         folded = hf.fold(list(ledger.events.get(rid)))
         now = datetime(2026, 3, 1, tzinfo=timezone.utc)
         assert _comparable(hs.assess(stored[str(rid)], now)) == _comparable(hs.assess(folded, now))
+
+
+def test_one_relationships_figures_and_the_position_read_together_equal_the_page_reads(ledger, projections):
+    """A relationship's health reads its figures and the view's position at once (one statement on
+    PostgreSQL): the same figures as the many-relationship read, acknowledgement hours and open due dates
+    included; an unknown id has none, and the position still."""
+    rids = random_history(ledger, seed=11)
+    projections.catch_up()
+    view = projections.view("relationship_health")
+    many = read(view, "figures", [str(r) for r in rids])
+    position = read(view, "position")
+    assert position == ledger.position()
+    assert any(f.acknowledgement_hours for f in many.values()) and any(f.open_due_dates for f in many.values())
+    for rid in rids:
+        figures, at = read(view, "figures_of", str(rid))
+        assert at == position
+        assert sorted(figures.acknowledgement_hours) == sorted(many[str(rid)].acknowledgement_hours)
+        assert sorted(figures.open_due_dates, key=repr) == sorted(many[str(rid)].open_due_dates, key=repr)
+        ordered = {"acknowledgement_hours": (), "open_due_dates": ()}
+        assert replace(figures, **ordered) == replace(many[str(rid)], **ordered)
+    assert read(view, "figures_of", "00000000-0000-0000-0000-000000000000") == (None, position)
 
 
 def _comparable(assessed: dict) -> dict:
