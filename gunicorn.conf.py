@@ -34,3 +34,12 @@ logger_class = "api.serving.AccessLogger"
 limit_request_line = 8190
 limit_request_field_size = 32768
 limit_request_fields = 100
+
+
+def post_worker_init(worker):  # noqa: ANN001, ANN201, ARG001 - gunicorn's hook
+    """The application is loaded: move its objects (76,000 of a worker's 85,000 under load) out of the cyclic
+    garbage collector's reach. A full collection then walks only what requests made: 3.5 ms instead of 50 ms,
+    during which every connection of the worker waited."""
+    import gc
+
+    gc.freeze()
