@@ -17,10 +17,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 # gunicorn 25+ opens a control socket for `gunicornc` at one fixed path per user ($HOME/.gunicorn/gunicorn.ctl),
 # which every instance on the host would share. Off, unless a path of its own is given.
-control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
-control_socket_disable = not control_socket
-if not control_socket:
-    del control_socket
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 # Embedded mode (SQLite): views catch up behind commands within 50 ms, the commands of that moment in one
 # batch, instead of after each command before it is answered; every read still catches up first.
 os.environ.setdefault("CATCH_UP_WITHIN", "0.05")

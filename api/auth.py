@@ -25,11 +25,12 @@ def authenticate() -> Response | None:
         return None
     ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
     relationship_id = (request.view_args or {}).get("relationship_id")
-    about_one = isinstance(relationship_id, UUID)
-    version, version_param = version_sql(ledger, relationship_id) if about_one else (None, None)
-    principal, along = bearer_principal_along(ledger.vault.generation_sql, position_sql(ledger),
-                                              projections.live_sql, *([version] if about_one else []),
-                                              params=(version_param,) if about_one else ())
+    asked, params = [ledger.vault.generation_sql, position_sql(ledger), projections.live_sql], ()
+    if isinstance(relationship_id, UUID):
+        newest, param = version_sql(ledger, relationship_id)
+        asked.append(newest)
+        params = (param,)
+    principal, along = bearer_principal_along(*asked, params=params)
     # With the token, in one round trip: an erasure by another process (forget what it named), the store's
     # position (nothing written since a relationship was last read: no need to ask the store about it again),
     # the views' live generations (no need to ask which tables to read) and, for a request about one

@@ -64,7 +64,12 @@ def _sqlite_statement(datastore: Any) -> Iterator[Any]:
         try:
             yield cursor
         except sqlite3.Error as error:  # as the library's transactions raise them (503, not 500, when busy)
-            raise _PERSISTENCE_ERRORS.get(type(error), PersistenceError)(error) from error
+            raise sqlite_error(error) from error
+
+
+def sqlite_error(error: sqlite3.Error) -> PersistenceError:
+    """An sqlite3 error as the library's persistence error of the same kind (what the API maps to answers)."""
+    return _PERSISTENCE_ERRORS.get(type(error), PersistenceError)(str(error))
 
 
 _PERSISTENCE_ERRORS = {

@@ -18,11 +18,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing import persistence as es
-
 from persistence.green import is_green
 from persistence.pg_datastore import PostgresDatastore, quote
 from persistence.postgres import PostgresFactory
+from persistence.stores import sqlite_error
 
 
 @dataclass(frozen=True)
@@ -209,12 +208,9 @@ class ViewStore:
                     conn._sqlite_conn.commit()  # noqa: SLF001
                 else:
                     conn._sqlite_conn.rollback()  # noqa: SLF001
-            except sqlite3.OperationalError as error:
+            except sqlite3.Error as error:
                 _rollback(conn)
-                raise es.OperationalError(str(error)) from error
-            except sqlite3.IntegrityError as error:
-                _rollback(conn)
-                raise es.IntegrityError(str(error)) from error
+                raise sqlite_error(error) from error
             except BaseException:
                 _rollback(conn)
                 raise
