@@ -279,27 +279,51 @@ class Projections:
         One rebuild of a view at a time, across processes; ``only_if_older``: unless
         another process rebuilt it to the current shape meanwhile.
         """
-        with self.store.exclusive(f"rebuild {name}"):
-            if only_if_older and self._live_version(name) >= VIEW_CLASSES[name].VERSION:
-                return self.view(name).generation
-            return self._rebuild(name, progress)
+        if only_if_older:
+            with self.store.exclusive(f"rebuild {name}"):
+                if self._live_version(name) >= VIEW_CLASSES[name].VERSION:
+                    return self.view(name).generation
+                return self._rebuild([name], progress)[name]
+        return self.rebuild_together([name], progress)[name]
 
-    def _rebuild(self, name: str, progress: Progress | None) -> int:
+    def rebuild_together(self, names: list[str], progress: Progress | None = None) -> dict[str, int]:
+        """Rebuild several views from one reading of the store: each event is read and decoded once for all
+        of them (a rebuild's reading is a third of its work), each view in its own fresh generation, each
+        switched over once it has caught up. The new generation of each view, by name.
+
+        The same lock per view as ``rebuild``, taken in the order of the names (no two rebuilds wait on each
+        other in a circle)."""
+        names = sorted(set(names))
+        with contextlib.ExitStack() as locks:
+            for name in names:
+                locks.enter_context(self.store.exclusive(f"rebuild {name}"))
+            return self._rebuild(names, progress)
+
+    def _rebuild(self, names: list[str], progress: Progress | None) -> dict[str, int]:
+        olds: dict[str, int] = {}
+        fresh: dict[str, View] = {}
         with self.store.transaction(write=True) as cursor:
             self._serialise_schema_changes(cursor)
-            old = live_generation(cursor, self.store, name) or 1
-            fresh = self._instance(name, old + 1)
-            fresh.drop_tables(cursor)
-            fresh.create_tables(cursor, query_indexes=False)
-        self.catch_up([fresh], progress)
+            for name in names:
+                olds[name] = live_generation(cursor, self.store, name) or 1
+                fresh[name] = self._instance(name, olds[name] + 1)
+                fresh[name].drop_tables(cursor)
+                fresh[name].create_tables(cursor, query_indexes=False)
+        self.catch_up(list(fresh.values()), progress)
         with self.store.transaction(write=True) as cursor:
-            fresh.create_tables(cursor)  # now the indexes only queries use
-        self._analyse(fresh)
-        while not self._switch(name, old, fresh):
-            self.catch_up([fresh], progress)
+            for view in fresh.values():
+                view.create_tables(cursor)  # now the indexes only queries use
+        for view in fresh.values():
+            self._analyse(view)
+        waiting = list(names)
+        while waiting:
+            waiting = [name for name in waiting if not self._switch(name, olds[name], fresh[name])]
+            if waiting:
+                self.catch_up([fresh[name] for name in waiting], progress)
         with self.store.transaction(write=True) as cursor:
-            self._instance(name, old).drop_tables(cursor)
-        return fresh.generation
+            for name in names:
+                self._instance(name, olds[name]).drop_tables(cursor)
+        return {name: view.generation for name, view in fresh.items()}
 
     def _analyse(self, view: View) -> None:
         """Give PostgreSQL's planner statistics for freshly filled tables before queries use them."""
