@@ -128,7 +128,7 @@ class View(TrackingRecorder):
             self.track(cursor, tracking.notification_id)
 
     def max_tracking_id(self, application_name: str | None = None) -> int | None:
-        with self.store.transaction(write=False) as cursor:
+        with self.store.statement() as cursor:
             return self.position(cursor)
 
     def position(self, cursor: Cursor) -> int | None:
@@ -177,7 +177,7 @@ class BatchProjection(Projection[View]):
 def tracked(views: Sequence[View]) -> list[int]:
     """How far each of these views (of one store) has got, in one read: positions in the order given (0: none)."""
     names = [view.tracking_name for view in views]
-    with views[0].store.transaction(write=False) as cursor:
+    with views[0].store.statement() as cursor:
         cursor.execute(f"SELECT name, position FROM {views[0].store.table(TRACKING_TABLE)} "
                        f"WHERE name IN ({', '.join('?' for _ in names)})", names)
         positions = dict(cursor.fetchall())

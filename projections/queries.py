@@ -59,7 +59,7 @@ class LedgerQueries:
         participant = None if selection.participant_id is None else self.stored_as(selection.participant_id)
         selection = IndexFilter(selection.program_id, participant, selection.status, visible_to)
         view = self.projections.view("relationship_index")
-        with view.store.transaction(write=False) as cursor:
+        with view.store.statement() as cursor:
             rows = view.page(cursor, selection, after, limit)
         names = self.ledger.vault.names(ref for row in rows for ref in (row["mentor_id"], row["mentee_id"]))
         rows = [{**row, "mentor_id": names.get(row["mentor_id"], row["mentor_id"]),
@@ -89,7 +89,7 @@ class LedgerQueries:
         current = self.ledger.visible(principal, relationship_id)
         if version is None and as_of is None:
             view = self.projections.view("relationship_health")
-            with view.store.transaction(write=False) as cursor:
+            with view.store.statement() as cursor:
                 figures, position = view.figures_of(cursor, str(relationship_id))
             if figures is None:
                 raise errors.RelationshipNotFoundError("No such relationship.")
@@ -124,7 +124,7 @@ class LedgerQueries:
         key = (view.generation, program_id, status, limit) if now is None and after is None else None
         now = now or self.ledger.clock()
         if key:
-            with view.store.transaction(write=False) as cursor:
+            with view.store.statement() as cursor:
                 kept = self.health_pages.page(key, view.position(cursor), now)
             if kept is not None:
                 return kept.rows, now, kept
@@ -147,7 +147,7 @@ class LedgerQueries:
         if self.ledger.vault.erasure(participant_id) is not None:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
         view = self.projections.view("skills_growth")
-        with view.store.transaction(write=False) as cursor:
+        with view.store.statement() as cursor:
             skills = view.skills_of(cursor, self.stored_as(participant_id))
         return {"participant_id": participant_id, "skills": skills}
 
@@ -157,7 +157,7 @@ class LedgerQueries:
         """Audit entries in store order; a participant must name one of their relationships."""
         selection = self._audit_selection(principal, selection)
         view = self.projections.view("audit_trail")
-        with view.store.transaction(write=False) as cursor:
+        with view.store.statement() as cursor:
             rows = view.page(cursor, selection, after, limit)
         return self._named(rows)
 
@@ -281,7 +281,7 @@ class LedgerQueries:
         """Concerns about a relationship: all of them for overseers, a participant's own for a participant."""
         self.ledger.check_visible(principal, relationship_id)
         view = self.projections.view("relationship_index")
-        with view.store.transaction(write=False) as cursor:
+        with view.store.statement() as cursor:
             rows = view.concerns(cursor, str(relationship_id),
                                  self.stored_as(principal.id) if principal.is_participant else None, after, limit)
         return [self.ledger.concern_answer(UUID(row["concern_id"])) for row in rows]

@@ -180,6 +180,24 @@ class ViewStore:
                 yield cursor
 
     @contextlib.contextmanager
+    def statement(self) -> Iterator[Cursor]:
+        """A cursor for a read that is one statement: a statement sees one snapshot by itself, so on SQLite
+        it runs in autocommit mode, without the BEGIN and ROLLBACK a read transaction costs (two statements
+        more, each a walk through the library's connection). On PostgreSQL as ``transaction(write=False)``."""
+        if self.postgres:
+            with self._pg_transaction(False) as cursor:
+                yield cursor
+            return
+        with self.datastore.get_connection(commit=False) as conn:
+            raw = conn._sqlite_conn.cursor()  # noqa: SLF001 - the library exposes no public handle
+            try:
+                yield Cursor(raw, postgres=False)
+            except sqlite3.Error as error:
+                raise sqlite_error(error) from error
+            finally:
+                raw.close()
+
+    @contextlib.contextmanager
     def _pg_transaction(self, write: bool) -> Iterator[Cursor]:
         datastore: PostgresDatastore = self.datastore
         # Reads run at READ COMMITTED, where every statement takes its own snapshot inside a transaction too:

@@ -208,10 +208,10 @@ class HealthView(View):
         return {rid: _figures(row, hours.get(rid, []), due.get(rid, [])) for rid, row in rows.items()}
 
     def figures_of(self, cursor: Cursor, relationship_id: str) -> tuple[HealthFigures | None, int | None]:
-        """One relationship's figures (None: no such row) and the view's position, read together. On
-        PostgreSQL one statement (one round trip, one snapshot) instead of four; SQLite answers in process."""
+        """One relationship's figures (None: no such row) and the view's position, read together: one
+        statement (one round trip, one snapshot: ``ViewStore.statement`` suffices) instead of four."""
         if not self.store.postgres:
-            return self.figures(cursor, [relationship_id]).get(relationship_id), self.position(cursor)
+            return self._sqlite_figures_of(cursor, relationship_id)
         cursor.execute(
             f"SELECT (SELECT position FROM {self.store.table(TRACKING_TABLE)} WHERE name = ?), "
             f"ARRAY(SELECT ack_hours FROM {self.table('health_feedback')} "
@@ -224,6 +224,30 @@ class HealthView(View):
         if row[0] is None:
             return None, position
         return _figures(dict(zip(HEALTH_COLUMNS, row, strict=True)), list(hours), list(due)), position
+
+    def _sqlite_figures_of(self, cursor: Cursor, relationship_id: str) -> tuple[HealthFigures | None, int | None]:
+        # SQLite has no arrays (and its JSON would round the hours to 15 digits): the four reads as the rows
+        # of one statement, each marked by its kind and padded to the health row's width.
+        pad = ", NULL" * (len(HEALTH_COLUMNS) - 1)
+        cursor.execute(
+            f"SELECT 'h', {', '.join(HEALTH_COLUMNS)} FROM {self.table('health')} WHERE relationship_id = ? "
+            f"UNION ALL SELECT 'a', ack_hours{pad} FROM {self.table('health_feedback')} "
+            "WHERE relationship_id = ? AND ack_hours IS NOT NULL "
+            f"UNION ALL SELECT 'd', due_on{pad} FROM {self.table('health_actions')} "
+            "WHERE relationship_id = ? AND completed = 0 "
+            f"UNION ALL SELECT 'p', position{pad} FROM {self.store.table(TRACKING_TABLE)} WHERE name = ?",
+            (relationship_id, relationship_id, relationship_id, self.tracking_name))
+        row, hours, due, position = None, [], [], None
+        for kind, first, *rest in cursor.fetchall():
+            if kind == "h":
+                row = dict(zip(HEALTH_COLUMNS, (first, *rest), strict=True))
+            elif kind == "a":
+                hours.append(first)
+            elif kind == "d":
+                due.append(first)
+            else:
+                position = first
+        return (None if row is None else _figures(row, hours, due)), position
 
     def worst_first(self, cursor: Cursor, now: datetime, *, program_id: str | None, status: str | None,
                     after: tuple[int, str] | None, limit: int) -> list[hr.Ranked]:

@@ -117,8 +117,8 @@ def test_health_in_the_view_equals_the_fold_over_events(ledger, projections):
 
 
 def test_one_relationships_figures_and_the_position_read_together_equal_the_page_reads(ledger, projections):
-    """A relationship's health reads its figures and the view's position at once (one statement on
-    PostgreSQL): the same figures as the many-relationship read, acknowledgement hours and open due dates
+    """A relationship's health reads its figures and the view's position at once (one statement on both
+    stores, exact hours on SQLite too): the same figures as the many-relationship read, acknowledgement hours and open due dates
     included; an unknown id has none, and the position still."""
     rids = random_history(ledger, seed=11)
     projections.catch_up()
@@ -128,13 +128,16 @@ def test_one_relationships_figures_and_the_position_read_together_equal_the_page
     assert position == ledger.position()
     assert any(f.acknowledgement_hours for f in many.values()) and any(f.open_due_dates for f in many.values())
     for rid in rids:
-        figures, at = read(view, "figures_of", str(rid))
+        with view.store.statement() as cursor:  # one statement: no transaction needed around it
+            figures, at = view.figures_of(cursor, str(rid))
         assert at == position
         assert sorted(figures.acknowledgement_hours) == sorted(many[str(rid)].acknowledgement_hours)
+        assert all(type(hours) is float for hours in figures.acknowledgement_hours)
         assert sorted(figures.open_due_dates, key=repr) == sorted(many[str(rid)].open_due_dates, key=repr)
         ordered = {"acknowledgement_hours": (), "open_due_dates": ()}
         assert replace(figures, **ordered) == replace(many[str(rid)], **ordered)
-    assert read(view, "figures_of", "00000000-0000-0000-0000-000000000000") == (None, position)
+    with view.store.statement() as cursor:
+        assert view.figures_of(cursor, "00000000-0000-0000-0000-000000000000") == (None, position)
 
 
 def _comparable(assessed: dict) -> dict:
@@ -181,6 +184,26 @@ def test_a_rebuild_from_zero_equals_the_live_views(ledger, projections):
         assert projections.rebuild(name) == 2
     assert dump(projections) == live
     assert projections.positions() == {name: ledger.position() for name in VIEW_CLASSES}
+
+
+def test_views_rebuilt_together_read_the_store_once_and_equal_the_live_views(ledger, projections, monkeypatch):
+    """``rebuild_together``: every view in a fresh generation from one reading of the store, each switched."""
+    import projections.service as service
+
+    random_history(ledger, seed=22, relationships=8, commands=250)
+    projections.catch_up()
+    live = dump(projections)
+    batches = []
+    original = service.read_batch
+    monkeypatch.setattr(service, "read_batch", lambda *args: batches.append(args[1]) or original(*args))
+    projections.batch_size = 50
+    generations = projections.rebuild_together(list(VIEW_CLASSES))
+    assert generations == {name: 2 for name in VIEW_CLASSES}
+    assert dump(projections) == live
+    assert projections.positions() == {name: ledger.position() for name in VIEW_CLASSES}
+    # One pass over the store for the four views (a batch read once from each start), not one pass each.
+    assert len(batches) == len(set(batches)) and len(batches) <= ledger.position() // 50 + 3
+    assert {name: projections.view(name).generation for name in VIEW_CLASSES} == generations
 
 
 def test_one_event_at_a_time_and_one_large_batch_give_the_same_views(ledger):
