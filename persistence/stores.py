@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -12,6 +14,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing import persistence as es
 from eventsourcing.persistence import AggregateRecorder, PersistenceError, StoredEvent
+from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT
 
 from persistence.pg_recorders import PostgresAggregateRecorder
 from persistence.postgres import PostgresFactory
@@ -57,14 +60,79 @@ def token_store_for(application: Application) -> TokenStore:
 
 @contextlib.contextmanager
 def _sqlite_statement(datastore: Any) -> Iterator[Any]:
-    """A cursor for one read statement in SQLite's autocommit mode: a statement reads one snapshot by itself,
-    so BEGIN and ROLLBACK around it (the library's read transaction) would cost two statements and change
-    nothing."""
-    with datastore.get_connection(commit=False) as connection, connection.cursor() as cursor:
+    """A cursor for one read statement in SQLite's autocommit mode (see ``SQLiteReads``)."""
+    with sqlite_reads(datastore).cursor() as cursor:
+        yield cursor
+
+
+class SQLiteReads:
+    """Connections of this process to an SQLite file for reads of one statement, kept on a plain stack.
+
+    In autocommit mode a statement reads one snapshot by itself, so BEGIN and ROLLBACK around it (the
+    library's read transaction) would cost two statements and change nothing; and taking a connection from
+    the library's pool (its condition, semaphore and age checks) cost as much as the statement. Every request
+    reads its token and most reads one view statement: a twelfth of a read. A popped connection is this
+    caller's alone (threads: ``list.pop`` is atomic; greenlets never switch inside SQLite), and a connection
+    between statements holds no lock: writers and checkpoints never wait on the stack. An in-memory store
+    (one database per connection) reads through the library's pool."""
+
+    KEEP = 8  # connections kept between reads; more are opened when more read at once, and closed after
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        self.pool = datastore.pool
+        self.own = not self.pool.is_sqlite_memory_mode
+        self._free: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator[sqlite3.Cursor]:
+        if not self.own:
+            with self.datastore.get_connection(commit=False) as connection, connection.cursor() as cursor:
+                try:
+                    yield cursor
+                except sqlite3.Error as error:  # as the library's transactions raise them (503 when busy)
+                    raise sqlite_error(error) from error
+            return
+        if self._pid != os.getpid():  # a forked child: the parent's connections are not this process's
+            self._free, self._pid = [], os.getpid()
+        try:
+            connection = self._free.pop()
+        except IndexError:
+            connection = self._connect()
+        cursor = connection.cursor()
         try:
             yield cursor
         except sqlite3.Error as error:  # as the library's transactions raise them (503, not 500, when busy)
             raise sqlite_error(error) from error
+        finally:
+            cursor.close()
+            if len(self._free) < self.KEEP:
+                self._free.append(connection)
+            else:
+                connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(self.pool.db_name, uri=True, check_same_thread=False, isolation_level=None,
+                                   timeout=self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
+        except sqlite3.Error as error:
+            raise sqlite_error(error) from error
+
+    def close(self) -> None:
+        while self._free:
+            self._free.pop().close()
+
+
+_READS: weakref.WeakKeyDictionary[Any, SQLiteReads] = weakref.WeakKeyDictionary()
+
+
+def sqlite_reads(datastore: Any) -> SQLiteReads:
+    """The one-statement readers of an SQLite datastore (one per datastore, shared by tokens and views)."""
+    reads = _READS.get(datastore)
+    if reads is None:
+        reads = _READS[datastore] = SQLiteReads(datastore)
+    return reads
 
 
 def sqlite_error(error: sqlite3.Error) -> PersistenceError:

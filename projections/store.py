@@ -21,7 +21,7 @@ from typing import Any
 from persistence.green import is_green
 from persistence.pg_datastore import PostgresDatastore, quote
 from persistence.postgres import PostgresFactory
-from persistence.stores import sqlite_error
+from persistence.stores import sqlite_error, sqlite_reads
 
 
 @dataclass(frozen=True)
@@ -182,20 +182,14 @@ class ViewStore:
     @contextlib.contextmanager
     def statement(self) -> Iterator[Cursor]:
         """A cursor for a read that is one statement: a statement sees one snapshot by itself, so on SQLite
-        it runs in autocommit mode, without the BEGIN and ROLLBACK a read transaction costs (two statements
-        more, each a walk through the library's connection). On PostgreSQL as ``transaction(write=False)``."""
+        it runs in autocommit mode, on a connection of ``persistence.stores.SQLiteReads``, without the BEGIN
+        and ROLLBACK a read transaction costs. On PostgreSQL as ``transaction(write=False)``."""
         if self.postgres:
             with self._pg_transaction(False) as cursor:
                 yield cursor
             return
-        with self.datastore.get_connection(commit=False) as conn:
-            raw = conn._sqlite_conn.cursor()  # noqa: SLF001 - the library exposes no public handle
-            try:
-                yield Cursor(raw, postgres=False)
-            except sqlite3.Error as error:
-                raise sqlite_error(error) from error
-            finally:
-                raw.close()
+        with sqlite_reads(self.datastore).cursor() as raw:
+            yield Cursor(raw, postgres=False)
 
     @contextlib.contextmanager
     def _pg_transaction(self, write: bool) -> Iterator[Cursor]:

@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 
+from persistence.stores import sqlite_reads
 from tests.api.conftest import build_service
 
 
@@ -175,9 +176,11 @@ def test_a_busy_sqlite_store_answers_the_token_check_503_not_500(sqlite_store, t
     service = build_service(sqlite_store, tmp_path)
     try:
         rid = service.start()["id"]
-        pool = service.app.extensions["ledger"].factory.datastore.pool
+        datastore = service.app.extensions["ledger"].factory.datastore
+        pool = datastore.pool
         while pool._pool:  # noqa: SLF001 - connections opened before the lock would read from their snapshot
             pool._pool.popleft().close()  # noqa: SLF001
+        sqlite_reads(datastore).close()  # the readers' kept connections too
         blocker = sqlite3.connect(sqlite_store.database_url.removeprefix("sqlite:///"), isolation_level=None)
         blocker.execute("PRAGMA locking_mode=EXCLUSIVE")
         blocker.execute("BEGIN EXCLUSIVE")
