@@ -14,9 +14,28 @@ from api.dumping import plan
 
 
 class StrictParser(FlaskParser):
-    """Unknown fields are a 422 wherever they come from (webargs ignores unknown query keys by default)."""
+    """Unknown fields are a 422 wherever they come from (webargs ignores unknown query keys by default).
+
+    A request without a query string gets its query arguments as loaded once per schema from nothing (the
+    schema's defaults; every query schema's defaults are plain values, its checks depend on the input alone):
+    most reads send none, and loading nothing cost a twentieth of a read."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {location: RAISE for location in FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._from_nothing: dict[int, tuple[Schema, dict[str, Any]]] = {}
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
+        if location != "query" or not isinstance(argmap, Schema) or kwargs.get("validate") is not None:
+            return super().parse(argmap, req, location=location, **kwargs)
+        req = req if req is not None else self.get_default_request()
+        if req.query_string:
+            return super().parse(argmap, req, location=location, **kwargs)
+        kept = self._from_nothing.get(id(argmap))
+        if kept is None or kept[0] is not argmap:
+            kept = self._from_nothing[id(argmap)] = (argmap, super().parse(argmap, req, location=location, **kwargs))
+        return dict(kept[1])
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -160,3 +160,32 @@ def _schemas_in(function: object, seen: set | None = None) -> list[Schema]:
         elif callable(value):
             found += _schemas_in(value, seen)
     return found
+
+
+def test_query_arguments_loaded_from_nothing_are_each_schemas_defaults_fresh_for_each_request(tmp_path) -> None:
+    """A request without a query string gets what its schema loads from nothing (kept once per schema): the
+    same values marshmallow gives, a new dict each time (a view changing it changes no other request's), and
+    a query string is still parsed and checked as before."""
+    from flask import Flask
+
+    from api.blueprint import StrictParser
+    from api.schemas.relationships import RelationshipQuerySchema
+    from api.schemas.views import HealthListQuerySchema
+
+    parser = StrictParser()
+    app = Flask(__name__)
+    for schema in (HealthListQuerySchema(), RelationshipQuerySchema()):
+        with app.test_request_context("/"):
+            first = parser.parse(schema, location="query")
+            first["mutated"] = True
+        with app.test_request_context("/"):
+            assert parser.parse(schema, location="query") == schema.load({})
+    schema = HealthListQuerySchema()
+    with app.test_request_context("/?limit=7"):
+        assert parser.parse(schema, location="query")["limit"] == 7
+    with app.test_request_context("/?limit=0"), pytest.raises(Exception) as refused:
+        parser.parse(schema, location="query")
+    assert getattr(refused.value, "code", None) == 422
+    with app.test_request_context("/?unknown=1"), pytest.raises(Exception) as unknown:
+        parser.parse(schema, location="query")
+    assert getattr(unknown.value, "code", None) == 422
