@@ -179,6 +179,7 @@ class Projections:
                 self._rerank(self.views())
 
     def _catch_up(self, views: list[View] | None, progress: Progress | None) -> int:
+        live = views is None  # the live views, all of them (not a rebuild's fresh generations)
         views = views if views is not None else self.views()
         start = min(tracked(views))
         read = 0
@@ -194,7 +195,7 @@ class Projections:
                 items = ahead.result()
                 if not items:
                     self._rerank(views, stale=read > 0)
-                    if len(views) == len(VIEW_CLASSES):
+                    if live:
                         self._caught_up_to = max(self._caught_up_to, start)
                     return read
                 start = items[-1].position
