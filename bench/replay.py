@@ -57,10 +57,10 @@ def measure(kind: str, sizes: list[int], runs: int) -> dict:
             (rid,) = populate(ledger, 1, size, seed=size)
             ledger.get_relationship(COORDINATOR, rid)  # now held in memory
             # A read: the held relationship, after asking the store for newer events.
-            samples = timed(lambda: ledger._current(rid, fresh=True), runs)  # noqa: B023, SLF001
+            samples = timed(lambda: ledger.runner.current(rid, fresh=True), runs)  # noqa: B023
             results[f"warm_read_{size}_events_ms"] = {"median": round(statistics.median(samples), 3), "runs": runs}
             # A command: its own copy of the held relationship, without reading the store.
-            samples = timed(lambda: deepcopy(ledger._current(rid, fresh=False)), runs)  # noqa: B023, SLF001
+            samples = timed(lambda: deepcopy(ledger.runner.current(rid, fresh=False)), runs)  # noqa: B023
             results[f"warm_copy_for_a_command_{size}_events_ms"] = {
                 "median": round(statistics.median(samples), 3), "runs": runs}
         ledger.close()
