@@ -24,7 +24,7 @@ class StrictParser(FlaskParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._from_nothing: dict[int, tuple[Schema, dict[str, Any]]] = {}
+        self._from_nothing: dict[Schema, dict[str, Any]] = {}
 
     def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
         if location != "query" or not isinstance(argmap, Schema) or kwargs.get("validate") is not None:
@@ -32,10 +32,9 @@ class StrictParser(FlaskParser):
         req = req if req is not None else self.get_default_request()
         if req.query_string:
             return super().parse(argmap, req, location=location, **kwargs)
-        kept = self._from_nothing.get(id(argmap))
-        if kept is None or kept[0] is not argmap:
-            kept = self._from_nothing[id(argmap)] = (argmap, super().parse(argmap, req, location=location, **kwargs))
-        return dict(kept[1])
+        if argmap not in self._from_nothing:
+            self._from_nothing[argmap] = super().parse(argmap, req, location=location, **kwargs)
+        return dict(self._from_nothing[argmap])
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -53,16 +53,9 @@ def token_store_for(application: Application) -> TokenStore:
                            reader=datastore.cursor, execute=datastore.execute_prepared)
     else:
         datastore = application.factory.datastore
-        store = TokenStore(datastore, placeholder="?", reader=lambda: _sqlite_statement(datastore))
+        store = TokenStore(datastore, placeholder="?", reader=sqlite_reads(datastore).cursor)
     store.create_table()
     return store
-
-
-@contextlib.contextmanager
-def _sqlite_statement(datastore: Any) -> Iterator[Any]:
-    """A cursor for one read statement in SQLite's autocommit mode (see ``SQLiteReads``)."""
-    with sqlite_reads(datastore).cursor() as cursor:
-        yield cursor
 
 
 class SQLiteReads:

@@ -280,14 +280,10 @@ class Projections:
         One rebuild of a view at a time, across processes; ``only_if_older``: unless
         another process rebuilt it to the current shape meanwhile.
         """
-        if only_if_older:
-            with self.store.exclusive(f"rebuild {name}"):
-                if self._live_version(name) >= VIEW_CLASSES[name].VERSION:
-                    return self.view(name).generation
-                return self._rebuild([name], progress)[name]
-        return self.rebuild_together([name], progress)[name]
+        return self.rebuild_together([name], progress, only_if_older=only_if_older)[name]
 
-    def rebuild_together(self, names: list[str], progress: Progress | None = None) -> dict[str, int]:
+    def rebuild_together(self, names: list[str], progress: Progress | None = None, *,
+                         only_if_older: bool = False) -> dict[str, int]:
         """Rebuild several views from one reading of the store: each event is read and decoded once for all
         of them (a rebuild's reading is a third of its work), each view in its own fresh generation, each
         switched over once it has caught up. The new generation of each view, by name.
@@ -298,9 +294,14 @@ class Projections:
         with contextlib.ExitStack() as locks:
             for name in names:
                 locks.enter_context(self.store.exclusive(f"rebuild {name}"))
-            return self._rebuild(names, progress)
+            current = [name for name in names
+                       if only_if_older and self._live_version(name) >= VIEW_CLASSES[name].VERSION]
+            rebuilt = self._rebuild([name for name in names if name not in current], progress)
+            return {**{name: self.view(name).generation for name in current}, **rebuilt}
 
     def _rebuild(self, names: list[str], progress: Progress | None) -> dict[str, int]:
+        if not names:
+            return {}
         olds: dict[str, int] = {}
         fresh: dict[str, View] = {}
         with self.store.transaction(write=True) as cursor:
