@@ -57,6 +57,8 @@ class History:
             if len(self.representations) >= KEPT_REPRESENTATIONS:
                 self.representations.clear()
             self.representations[key] = (version, answer)  # one version per relationship: the last asked
+        elif kept is not None and kept[0] < version:
+            self.representations.pop(key, None)  # the relationship outgrew what is kept: its older answer goes too
         return answer
 
     def _representation(self, relationship_id: UUID, version: int, limit: int | None = None) -> dict[str, Any]:

@@ -56,9 +56,11 @@ log = logging.getLogger(__name__)
 
 LOOKUP = "lookup"  # the scope of the deployment's lookup key (erasure records, clients' keys)
 DIGEST = "h:"  # how a stored digest of a client's key starts
-MARK = "_private"
+MARK = "_private"  # in a stored event's state: 1 when its people are subjects and its texts ciphertext
 SEEN_EVENTS = 4_000  # events a process keeps as read (they never change; an erasure clears them)
-OPENED_CHARACTERS = 4_000_000  # characters of opened texts a process remembers (then it starts again)  # in a stored event's state: 1 when its people are subjects and its texts ciphertext
+# Characters of opened texts a process remembers (then it starts again): about 2 MiB held. It spares the
+# decryption of texts read again once SEEN_EVENTS no longer holds their events (long relationships).
+OPENED_CHARACTERS = 1_000_000
 MASTER_KEY_FILE = "master.key"
 NOTHING = "~"  # a subject no one has: filters on an unknown participant match nothing
 REDACTED_TEXT = "(redacted)"

@@ -77,6 +77,8 @@ class SQLiteReads:
         self.own = not self.pool.is_sqlite_memory_mode
         self._free: list[sqlite3.Connection] = []
         self._pid = os.getpid()
+        if self.own:
+            limit_sqlite_memory()
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[sqlite3.Cursor]:
@@ -115,6 +117,22 @@ class SQLiteReads:
     def close(self) -> None:
         while self._free:
             self._free.pop().close()
+
+
+# The page caches of all SQLite connections of a process together (sqlite3_soft_heap_limit64): beyond it
+# SQLite reuses cached pages instead of growing. Each connection would otherwise keep up to 2 MiB of pages
+# (the default cache_size), and a worker holds a dozen: the reads', the library's pool's, the views'. A page
+# not cached is read again from the operating system's cache, which holds the file anyway.
+SQLITE_HEAP_LIMIT = 2 * 1024 * 1024
+
+
+def limit_sqlite_memory() -> None:
+    """Bound the memory SQLite uses in this process (once set, for every connection; idempotent)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute(f"PRAGMA soft_heap_limit = {SQLITE_HEAP_LIMIT}")
+    finally:
+        connection.close()
 
 
 _READS: weakref.WeakKeyDictionary[Any, SQLiteReads] = weakref.WeakKeyDictionary()

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain import errors
+from domain import errors, history
 from domain.principal import CommandContext
 from tests.support import AUDITOR, COORDINATOR, MENTEE, MENTOR, OUTSIDER, feedback, open_ledger, start
 
@@ -222,6 +222,22 @@ def test_long_histories_load_from_snapshots(store, tmp_path):
     assert state["version"] == 25 and len(state["feedback"]) == 24
     assert ledger.get_relationship(COORDINATOR, rid, version=15)["version"] == 15
     ledger.close()
+
+
+def test_a_relationship_that_outgrows_the_kept_answers_leaves_none_behind(ledger, monkeypatch):
+    """Answers are kept for short relationships only; once one grows past that, its older answer is not
+    held on (memory would otherwise hold a stale answer for every relationship that ever was short)."""
+    monkeypatch.setattr(history, "KEPT_VERSIONS", 3)
+    rid = start(ledger).relationship_id
+    assert ledger.get_relationship(COORDINATOR, rid)["version"] == 1
+    assert ledger.representations[(rid, None)][0] == 1
+    for i in range(3):
+        feedback(ledger, rid, content=f"note {i}", action_items=[])
+    state = ledger.get_relationship(COORDINATOR, rid)
+    assert state["version"] == 4 and len(state["feedback"]) == 3
+    assert (rid, None) not in ledger.representations
+    assert ledger.get_relationship(COORDINATOR, rid, limit=2)["totals"]["feedback"] == 3  # a window is kept
+    assert ledger.representations[(rid, 2)][0] == 4
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from eventsourcing.persistence import OperationalError
 
 from domain.ledger import MentorshipLedger
 from persistence.config import store_env
-from persistence.stores import SQLiteReads, sqlite_reads
+from persistence.stores import SQLITE_HEAP_LIMIT, SQLiteReads, sqlite_reads
 
 
 @pytest.fixture
@@ -92,3 +92,14 @@ def test_an_in_memory_store_reads_through_the_librarys_pool():
         assert reads._free == []  # noqa: SLF001
     finally:
         ledger.close()
+
+
+def test_sqlite_memory_of_a_process_is_bounded(ledger):
+    """Every connection's page cache counts against one limit for the process (a worker holds a dozen
+    connections, each of which would otherwise keep up to 2 MiB of pages)."""
+    sqlite_reads(ledger.factory.datastore)
+    probe = sqlite3.connect(":memory:")
+    try:
+        assert probe.execute("PRAGMA soft_heap_limit").fetchone()[0] == SQLITE_HEAP_LIMIT > 0
+    finally:
+        probe.close()
