@@ -21,9 +21,9 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
-# Embedded mode (SQLite): views catch up behind commands within 50 ms, the commands of that moment in one
+# Embedded mode (SQLite): views catch up behind commands within 200 ms, the commands of that moment in one
 # batch, instead of after each command before it is answered; every read still catches up first.
-os.environ.setdefault("CATCH_UP_WITHIN", "0.05")
+os.environ.setdefault("CATCH_UP_WITHIN", "0.2")
 accesslog = "-"
 # No request headers and no query string in the access log: no bearer token, even one sent in a URL
 # (?access_token=...), and no ids from filters are ever logged. The logger builds only these fields.
