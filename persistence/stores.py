@@ -119,10 +119,10 @@ class SQLiteReads:
             self._free.pop().close()
 
 
-# The page caches of all SQLite connections of a process together (sqlite3_soft_heap_limit64): beyond it
-# SQLite reuses cached pages instead of growing. Each connection would otherwise keep up to 2 MiB of pages
-# (the default cache_size), and a worker holds a dozen: the reads', the library's pool's, the views'. A page
-# not cached is read again from the operating system's cache, which holds the file anyway.
+# The memory of all SQLite connections of a process together, page caches included (SQLite's soft heap
+# limit): beyond it SQLite reuses cached pages instead of growing. Each connection would otherwise keep up to
+# 2 MiB of pages (the default cache_size), and a worker holds a dozen: the reads', the library's pool's, the
+# views'. A page not cached is read again from the operating system's cache, which holds the file anyway.
 SQLITE_HEAP_LIMIT = 2 * 1024 * 1024
 
 
