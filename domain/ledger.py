@@ -11,6 +11,7 @@ save, answer, with idempotency and retries). Questions about the past are in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
@@ -121,6 +122,7 @@ class MentorshipLedger(History, Application[UUID]):
         self.runner = CommandRunner(self, held)
         # Representations at a version never change (until an erasure): the recent ones are kept.
         self.representations: dict[tuple[UUID, int | None], tuple[int, dict[str, Any]]] = {}
+        self._saving = threading.local()  # the aggregates this thread (greenlet) is saving: see take_snapshot
         interval = int(self.env.get("SNAPSHOT_INTERVAL") or 100)
         self.snapshotting_intervals = {MentorshipRelationship: interval} if interval > 0 else {}
         self.mapper.vault.settle(has_events=bool(self.recorder.max_notification_id()))
@@ -162,10 +164,31 @@ class MentorshipLedger(History, Application[UUID]):
         """The key snapshots are signed with; the audit trail's entries are sealed with it too."""
         return self.snapshots.signing_key
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save, with the aggregates being saved at hand for the snapshot it may take."""
+        self._saving.objs = objs
+        try:
+            return super().save(*objs, **kwargs)
+        finally:
+            self._saving.objs = ()
+
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, **kwargs: Any) -> None:
-        """Take a snapshot, then forget the older ones of the aggregate: storage grows with events only."""
-        super().take_snapshot(aggregate_id, version, **kwargs)
+        """Take a snapshot, then forget the older ones of the aggregate: storage grows with events only.
+
+        On a save that reaches the interval the snapshot is of the aggregate just saved, not read back from
+        the store (up to 100 events: 10-15 ms, where the command took 1.8). An erasure records its event in
+        each relationship, then deletes their snapshots: one written after that delete would name the erased
+        person, so a snapshot is deleted again when an erasure has landed after the version it holds."""
+        saved = next((obj for obj in getattr(self._saving, "objs", ())
+                      if isinstance(obj, MentorshipRelationship) and obj.id == aggregate_id), None)
+        if saved is not None and version is not None and saved.version == version:
+            self.snapshots.put([type(saved).Snapshot.take(saved)])
+        else:
+            super().take_snapshot(aggregate_id, version, **kwargs)
         self.snapshots.keep_only_newest(aggregate_id)
+        if version is not None and any(isinstance(event, MentorshipRelationship.ParticipantErased)
+                                       for event in self.events.get(aggregate_id, gt=version)):
+            self.snapshots.forget(aggregate_id)
 
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository, without its cache: the runner holds relationships itself."""

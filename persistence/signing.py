@@ -26,7 +26,7 @@ from typing import Any
 
 from eventsourcing.persistence import EventStore, Mapper, StoredEvent
 
-from persistence.stores import delete_snapshots_before, delete_unsigned_snapshots
+from persistence.stores import delete_snapshots_before, delete_snapshots_of, delete_unsigned_snapshots
 
 MAGIC = b"MLS1"
 TAG_BYTES = 32
@@ -123,6 +123,10 @@ class TrustedSnapshotStore(EventStore[Any]):
         newest = next(iter(self.recorder.select_events(originator_id, desc=True, limit=1)), None)
         if newest is not None:
             delete_snapshots_before(self.recorder, originator_id, newest.originator_version)
+
+    def forget(self, originator_id: Any) -> None:
+        """Delete every snapshot of the aggregate (one taken while an erasure ran: see ``take_snapshot``)."""
+        delete_snapshots_of(self.recorder, [originator_id])
 
     def get(self, originator_id: Any, *, gt: int | None = None, lte: int | None = None, desc: bool = False,
             limit: int | None = None) -> Iterator[Any]:

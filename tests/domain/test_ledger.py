@@ -7,6 +7,7 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.application import Application
 
 from domain import errors, history
 from domain.principal import CommandContext
@@ -238,6 +239,29 @@ def test_a_relationship_that_outgrows_the_kept_answers_leaves_none_behind(ledger
     assert (rid, None) not in ledger.representations
     assert ledger.get_relationship(COORDINATOR, rid, limit=2)["totals"]["feedback"] == 3  # a window is kept
     assert ledger.representations[(rid, 2)][0] == 4
+
+
+def test_a_snapshot_is_taken_from_the_aggregate_just_saved(store, tmp_path, monkeypatch):
+    """The save that reaches the interval snapshots the aggregate in hand (no reading back of the events
+    since the last snapshot), and that snapshot is the one a reading of the store gives."""
+    ledger = open_ledger(store, str(tmp_path), SNAPSHOT_INTERVAL="10")
+    rid = start(ledger).relationship_id
+    for i in range(8):
+        feedback(ledger, rid, content=f"note {i}", action_items=[])
+
+    def read_back(*args, **kwargs):
+        raise AssertionError("the snapshot read the aggregate back from the store")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Application, "take_snapshot", read_back)
+        feedback(ledger, rid, content="the tenth event", action_items=[])
+    in_hand = next(iter(ledger.snapshots.get(rid)))
+    assert in_hand.originator_version == 10
+    ledger.snapshots.forget(rid)
+    ledger.take_snapshot(rid, 10)  # outside a save: read from the store
+    from_store = next(iter(ledger.snapshots.get(rid)))
+    assert from_store.state == in_hand.state and from_store.state["counts"]["feedback"] == 9
+    ledger.close()
 
 
 @pytest.fixture

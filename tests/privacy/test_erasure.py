@@ -7,11 +7,13 @@ import json
 import shutil
 import subprocess  # nosec B404 - pg_dump, with fixed arguments
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from tests import pg
 from tests.api.conftest import build_service
+from tests.support import COORDINATOR
 
 ERASED_ID = "mentee-12"
 # Every free text written by or to the mentee, in their relationship.
@@ -308,3 +310,14 @@ def test_an_unknown_participant_is_404_before_the_body_is_read_and_exports_refus
     assert service.get("coordinator", f"/v1/participants/{ERASED_ID}/export?foo=1").status_code == 422
     tokens = service.get("mentee", f"/v1/participants/{ERASED_ID}/export").json["tokens"]
     assert all(t["created_at"].endswith("Z") for t in tokens)
+
+
+def test_a_snapshot_written_after_an_erasure_deleted_them_does_not_stay(world):
+    """A command saved just before an erasure recorded its event may write its snapshot after the erasure
+    deleted the relationship's snapshots: that snapshot, which names the erased, is deleted too."""
+    service, rid, _, _ = world
+    ledger = service.app.extensions["ledger"]
+    version = ledger.get_relationship(COORDINATOR, UUID(rid))["version"]
+    assert erase(service).status_code == 200
+    ledger.take_snapshot(UUID(rid), version)  # the late snapshot, of the version before the erasure
+    assert list(ledger.snapshots.recorder.select_events(UUID(rid))) == []
