@@ -181,7 +181,7 @@ class MentorshipLedger(History, Application[UUID]):
         person, so a snapshot is deleted again when an erasure has landed after the version it holds."""
         saved = next((obj for obj in getattr(self._saving, "objs", ())
                       if isinstance(obj, MentorshipRelationship) and obj.id == aggregate_id), None)
-        if saved is not None and version is not None and saved.version == version:
+        if saved is not None and saved.version == version:
             self.snapshots.put([type(saved).Snapshot.take(saved)])
         else:
             super().take_snapshot(aggregate_id, version, **kwargs)
