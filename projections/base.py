@@ -212,6 +212,6 @@ def keyset_page(cursor: Cursor, table: str, columns: Sequence[str], where: str, 
         first, second = order
         where += f" AND ({first} > ? OR ({first} = ? AND {second} > ?))"
         params = [*params, after[0], after[0], after[1]]
-    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {', '.join(order)} LIMIT ?",
-                   [*params, limit])
+    cursor.execute_prepared(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {', '.join(order)} "
+                            "LIMIT ?", [*params, limit])
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

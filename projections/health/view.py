@@ -212,7 +212,7 @@ class HealthView(View):
         statement (one round trip, one snapshot: ``ViewStore.statement`` suffices) instead of four."""
         if not self.store.postgres:
             return self._sqlite_figures_of(cursor, relationship_id)
-        cursor.execute(
+        cursor.execute_prepared(
             f"SELECT (SELECT position FROM {self.store.table(TRACKING_TABLE)} WHERE name = ?), "
             f"ARRAY(SELECT ack_hours FROM {self.table('health_feedback')} "
             "WHERE relationship_id = ? AND ack_hours IS NOT NULL), "

@@ -528,3 +528,43 @@ def test_a_scored_health_page_reads_from_one_snapshot_on_postgresql(postgres_sto
             assert count(cursor) == before + 1
     finally:
         ledger.close()
+
+
+@pytest.mark.postgres
+def test_the_reads_every_request_makes_are_planned_once_per_connection_on_postgresql(postgres_store, tmp_path):
+    """A relationship's health and a page of the index are statements prepared once per connection (planning the
+    health read cost twice its run), each filter's text one statement; after a rebuild they read the new
+    generation's tables, with the same answers."""
+    ledger = open_ledger(postgres_store, str(tmp_path))
+    try:
+        projections = Projections(ledger)
+        rid = str(start(ledger).relationship_id)
+        feedback(ledger, UUID(rid))
+        projections.catch_up()
+        health, index = projections.view("relationship_health"), projections.view("relationship_index")
+
+        def reads() -> tuple:
+            with health.store.statement() as cursor:
+                figures, _ = health.figures_of(cursor, rid)
+                rows = index.page(cursor, IndexFilter(visible_to=ledger.vault.subject_of(MENTOR.id)), None, 10)
+                cursor.execute("SELECT statement FROM pg_prepared_statements")
+                prepared = [row[0] for row in cursor.fetchall()]
+            return figures, rows, prepared
+
+        first = reads()
+        for _ in range(3):
+            again = reads()
+        assert first[0] is not None and first[0].relationship_id == rid
+        assert again[:2] == first[:2] and [row["relationship_id"] for row in first[1]] == [rid]
+        on_this_connection = again[2]
+        assert sum(health.table("health_feedback") in s for s in on_this_connection) == 1
+        assert sum(index.table("relationships") in s for s in on_this_connection) == 1
+
+        projections.rebuild("relationship_health")
+        projections.rebuild("relationship_index")
+        health, index = projections.view("relationship_health"), projections.view("relationship_index")
+        rebuilt = reads()
+        assert rebuilt[:2] == first[:2]
+        assert any(health.table("health_feedback") in s for s in rebuilt[2])
+    finally:
+        ledger.close()
