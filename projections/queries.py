@@ -124,8 +124,7 @@ class LedgerQueries:
         key = (view.generation, program_id, status, limit) if now is None and after is None else None
         now = now or self.ledger.clock()
         if key:
-            with view.store.statement() as cursor:
-                kept = self.health_pages.page(key, view.position(cursor), now)
+            kept = self.health_pages.page(key, self.projections.position_of(view), now)
             if kept is not None:
                 return kept.rows, now, kept
         # The ranking's sources, the figures and the position from one snapshot: a re-ranking or a batch of

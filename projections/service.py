@@ -16,6 +16,7 @@ from domain.ledger import MentorshipLedger
 from projections.audit import AuditTrailView
 from projections.base import (
     GENERATIONS_TABLE,
+    TRACKING_TABLE,
     View,
     create_bookkeeping,
     live_generation,
@@ -86,19 +87,39 @@ class Projections:
 
     @property
     def live_sql(self) -> str:
-        """A subquery answering every view's live generation as ``name=N,...`` (to ride along with a query a
-        request makes anyway, see ``note_live``)."""
+        """A subquery answering every view's live generation and how far it has got, as ``name=N:P,...`` (P -1:
+        not yet tracked), to ride along with a query a request makes anyway (see ``note_live``)."""
         joined = "string_agg" if self.store.postgres else "group_concat"
-        return f"(SELECT {joined}(name || '=' || live, ',') FROM {self.store.table(GENERATIONS_TABLE)})"
+        generations, tracking = self.store.table(GENERATIONS_TABLE), self.store.table(TRACKING_TABLE)
+        return (f"(SELECT {joined}(g.name || '=' || g.live || ':' || COALESCE(t.position, -1), ',') "
+                f"FROM {generations} AS g LEFT JOIN {tracking} AS t ON t.name = g.name || '@' || g.live)")
 
     def note_live(self, answer: str | None) -> None:
         """The answer of ``live_sql`` read at the start of this request; None (unknown, or the request is over):
         ask the store."""
-        live = None
+        live, positions = None, None
         if answer:
-            live = {name: int(generation) for name, _, generation in
-                    (part.partition("=") for part in answer.split(","))}
+            live, positions = {}, {}
+            for part in answer.split(","):
+                name, _, noted = part.partition("=")
+                generation, _, position = noted.partition(":")
+                live[name] = int(generation)
+                positions[(name, int(generation))] = int(position) if position and int(position) >= 0 else None
         self._request.live = live
+        self._request.positions = positions
+
+    def forget_noted_positions(self) -> None:
+        """The views may have moved since the request's token was read (it caught up or waited for them)."""
+        self._request.positions = None
+
+    def position_of(self, view: View) -> int | None:
+        """How far ``view`` has got: as read with this request's token if it was (the request's moment; see
+        ``forget_noted_positions``), else from the store."""
+        noted = getattr(self._request, "positions", None)
+        if noted is not None and (view.name, view.generation) in noted:
+            return noted[(view.name, view.generation)]
+        with view.store.statement() as cursor:
+            return view.position(cursor)
 
     def views(self) -> list[View]:
         return [self.view(name) for name in VIEW_CLASSES]

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from projections.queries import LedgerQueries
-from projections.service import Projections
+from projections.service import VIEW_CLASSES, Projections
 from tests.projections.history import random_history
 from domain.errors import LedgerError
 from domain.principal import Principal
@@ -134,3 +134,45 @@ def test_a_day_count_moves_even_when_the_ranking_does_not(ledger, clock):
     later, moment = reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=5)
     assert (early[0]["days_since_last_feedback"], later[0]["days_since_last_feedback"]) == (2, 3)
     assert later == exactly_now(reader, moment, program_id=None, status=None, limit=5)
+
+
+def test_a_kept_page_is_answered_at_the_views_position_read_with_the_token(ledger, clock):
+    """A request reads the views' live generations and positions with its token (``live_sql``, one round trip):
+    a kept first page is then answered without asking the store where the view is, the same page as asked
+    afterwards; once the request has caught up or waited (``forget_noted_positions``) the store is asked."""
+    random_history(ledger, seed=9, relationships=5, commands=50)
+    projections = Projections(ledger)
+    projections.catch_up()
+    reader = LedgerQueries(ledger, projections)
+    view = projections.view("relationship_health")
+    with view.store.statement() as cursor:
+        cursor.execute(f"SELECT {projections.live_sql}")
+        answer = cursor.fetchone()[0]
+        at = view.position(cursor)
+    asked = []
+    view.position = lambda cursor: asked.append(1) or type(view).position(view, cursor)
+
+    def first_page() -> list[dict]:
+        """The kept page as answered, checked against the page scored at its moment."""
+        rows, moment = reader.health_page(AUDITOR, program_id=None, status=None, after=None, limit=5)
+        assert rows == exactly_now(reader, moment, program_id=None, status=None, limit=5)
+        return rows
+
+    try:
+        projections.note_live(answer)
+        assert projections.position_of(view) == at == ledger.position()
+        assert set(projections._request.positions) == {(name, 1) for name in VIEW_CLASSES}  # noqa: SLF001
+        first_page()  # scored (in one snapshot with the view's position) and kept
+        asked.clear()
+        first_page()
+        assert asked == [1]  # by exactly_now, which scores at a moment (never kept)
+        asked.clear()
+        projections.forget_noted_positions()
+        first_page()
+        assert asked == [1, 1]
+        projections.note_live(answer.replace(f"relationship_health=1:{at}", "relationship_health=1:-1"))
+        assert projections.position_of(view) is None  # not yet tracked
+        projections.note_live(answer.replace("relationship_health=1:", "relationship_health=2:"))
+        assert projections.position_of(view) == at  # another generation than the one read: asked
+    finally:
+        projections.note_live(None)
