@@ -533,8 +533,8 @@ def test_a_scored_health_page_reads_from_one_snapshot_on_postgresql(postgres_sto
 @pytest.mark.postgres
 def test_the_reads_every_request_makes_are_planned_once_per_connection_on_postgresql(postgres_store, tmp_path):
     """A relationship's health and a page of the index are statements prepared once per connection (planning the
-    health read cost twice its run), each filter's text one statement; after a rebuild they read the new
-    generation's tables, with the same answers."""
+    health read cost twice its run); after a rebuild they read the new generation's tables, with the same
+    answers."""
     ledger = open_ledger(postgres_store, str(tmp_path))
     try:
         projections = Projections(ledger)
