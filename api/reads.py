@@ -55,8 +55,6 @@ def fresh(query: dict[str, Any], *names: str) -> None:
     if position is not None:
         projections().wait_for(position, list(names) or None,
                                timeout=current_app.config["READ_YOUR_WRITES_TIMEOUT"])
-    if inline() or position is not None:
-        projections().forget_noted_positions()  # caught up or waited: the views may be further on now
 
 
 def page(items: list[dict[str, Any]], limit: int, position: Callable[[dict[str, Any]], dict[str, Any]]

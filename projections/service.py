@@ -103,13 +103,15 @@ class Projections:
             for part in answer.split(","):
                 name, _, noted = part.partition("=")
                 generation, _, position = noted.partition(":")
-                live[name] = int(generation)
-                positions[(name, int(generation))] = int(position) if position and int(position) >= 0 else None
+                live[name], at = int(generation), int(position or -1)
+                positions[(name, live[name])] = at if at >= 0 else None
         self._request.live = live
         self._request.positions = positions
 
     def forget_noted_positions(self) -> None:
-        """The views may have moved since the request's token was read (it caught up or waited for them)."""
+        """The views may have moved since the request's token was read: this request caught up (embedded mode;
+        even when it found nothing to do, another greenlet may have caught up after the token was read) or
+        waited for them (``wait_for``)."""
         self._request.positions = None
 
     def position_of(self, view: View) -> int | None:
@@ -192,6 +194,7 @@ class Projections:
     def catch_up_for_read(self) -> None:
         """Embedded mode, before a read: catch up, unless the store's position this request read with its token
         shows nothing written since this process last caught up (then only re-rank health if it is due)."""
+        self.forget_noted_positions()
         noted = self.ledger.noted_position()
         if noted is None or noted > self._caught_up_to:
             self.catch_up()
@@ -277,6 +280,7 @@ class Projections:
 
     def wait_for(self, position: int, names: list[str] | None = None, timeout: float = 3.0) -> None:
         """Block until the views have processed ``position``; ProjectionsNotCaughtUpError otherwise."""
+        self.forget_noted_positions()
         deadline = time.monotonic() + timeout
         wanted = names or list(VIEW_CLASSES)
         delay = 0.01
