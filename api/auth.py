@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
 from flask import Response, current_app, g, request
 
 from api.errors import problem
+from api.reads import ride_for
 from domain.principal import Principal
+from persistence.pg_datastore import TRANSIENT
 from persistence.stores import position_sql, version_sql
 from persistence.tokens import TokenStore
 
 PROTECTED_PREFIX = "/v1"
+log = logging.getLogger(__name__)
 
 
 def token_store() -> TokenStore:
@@ -25,19 +30,32 @@ def authenticate() -> Response | None:
         return None
     ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
     relationship_id = (request.view_args or {}).get("relationship_id")
-    asked, params = [ledger.vault.generation_sql, position_sql(ledger), projections.live_sql], ()
+    asked, params, ride = [ledger.vault.generation_sql, position_sql(ledger), projections.live_sql], (), None
     if isinstance(relationship_id, UUID):
         newest, param = version_sql(ledger, relationship_id)
         asked.append(newest)
         params = (param,)
-    principal, along = bearer_principal_along(*asked, params=params)
+        ride = ride_for(request.endpoint, relationship_id, asks_more=bool(request.args))
     # With the token, in one round trip: an erasure by another process (forget what it named), the store's
     # position (nothing written since a relationship was last read: no need to ask the store about it again),
-    # the views' live generations (no need to ask which tables to read) and, for a request about one
-    # relationship, its newest version (a command decides on a current copy instead of losing a race).
-    generation, position, live, *version = along or (None, None, None)
-    ledger.refresh(generation, position, (relationship_id, version[0]) if version else None)
+    # the views' live generations and positions (no need to ask which tables to read, nor how far they are),
+    # for a request about one relationship its newest version (a command decides on a current copy instead of
+    # losing a race) and, for some reads of a view, what they read (api.reads.reads_along).
+    try:
+        principal, along = bearer_principal_along(*asked, *([ride.sql] if ride else []),
+                                                  params=(*params, *(ride.params if ride else ())))
+    except PersistenceError as error:
+        if ride is None or isinstance(error, TRANSIENT):
+            raise
+        # The ride read a generation a rebuild has since dropped: the token alone, the view read after.
+        log.info("read along with the token failed (%s); read alone", error)
+        ride = None
+        principal, along = bearer_principal_along(*asked, params=params)
+    generation, position, live, *more = along or (None, None, None)
+    ledger.refresh(generation, position, (relationship_id, more[0]) if more else None)
     projections.note_live(live)
+    if ride is not None and along is not None:
+        projections.note_along(ride, more[1])
     if principal is None:
         return problem(401, "A valid bearer token is required.",
                        headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})

@@ -13,7 +13,7 @@ from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.commands import visible
 from api.dumping import plan
-from api.reads import fresh, page, queries
+from api.reads import fresh, page, queries, reads_along
 from api.schemas.common import page_of
 from api.schemas.views import HealthListQuerySchema, HealthQuerySchema, HealthSchema
 
@@ -34,6 +34,9 @@ def relationship_health(query: dict[str, Any], relationship_id: UUID) -> Any:
     """A relationship's health now, or as it stood at ?version=N or ?as_of=time."""
     fresh(query, "relationship_health")
     return queries().health(current_principal(), relationship_id, **query)
+
+
+reads_along(blp, relationship_health, lambda relationship_id: queries().health_along(relationship_id))
 
 
 @blp.route("/health", methods=["GET"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from flask import current_app
 from flask_smorest import abort
@@ -12,7 +13,7 @@ from flask_smorest import abort
 from api.fields import Cursor
 
 from projections.queries import LedgerQueries
-from projections.service import Projections
+from projections.service import Projections, Ride
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,26 @@ def queries() -> LedgerQueries:
 
 def inline() -> bool:
     return current_app.config["PROJECTIONS_MODE"] == "inline"
+
+
+# Reads of a view that ride along with the token's statement (one round trip instead of two), by endpoint:
+# each gives the read for a request's relationship, or None (``api.auth.authenticate`` makes it).
+READS_ALONG: dict[str, Callable[[UUID], Ride | None]] = {}
+
+
+def reads_along(blp: Any, view: Callable, read: Callable[[UUID], Ride | None]) -> None:
+    """``view`` (an endpoint of ``blp`` about one relationship, answering from one view) reads what ``read``
+    gives with the request's token, when the request asks nothing more (no query string) and a worker keeps
+    the views (embedded mode catches up first, so would not use it)."""
+    READS_ALONG[f"{blp.name}.{view.__name__}"] = read
+
+
+def ride_for(endpoint: str | None, relationship_id: UUID, asks_more: bool) -> Ride | None:
+    """The read riding along with this request's token, if it has one."""
+    read = READS_ALONG.get(endpoint or "")
+    if read is None or asks_more or inline():
+        return None
+    return read(relationship_id)
 
 
 def keep_views_current(*, within: float = 0.0) -> None:

@@ -35,7 +35,7 @@ from projections.health import figures as hf
 from projections.health import score as hs
 from projections.health.pages import KeptPage, KeptPages
 from projections.index import IndexFilter
-from projections.service import Projections
+from projections.service import Projections, Ride
 
 log = logging.getLogger(__name__)
 NOTHING = "~"  # stored by no row: what an id never stored is looked up as
@@ -89,12 +89,23 @@ class LedgerQueries:
         current = self.ledger.visible(principal, relationship_id)
         if version is None and as_of is None:
             view = self.projections.view("relationship_health")
-            with view.store.statement() as cursor:
-                figures, position = view.figures_of(cursor, str(relationship_id))
+            along = self.projections.read_along(view)
+            if along is not None:  # read with the request's token (``health_along``), at the views' position
+                figures, position = view.figures_from(along[0]), self.projections.position_of(view)
+            else:
+                with view.store.statement() as cursor:
+                    figures, position = view.figures_of(cursor, str(relationship_id))
             if figures is None:
                 raise errors.RelationshipNotFoundError("No such relationship.")
             return _for(principal, hs.assess(figures, self.ledger.clock(), position))
         return _for(principal, self._health_then(relationship_id, current.version, version, as_of))
+
+    def health_along(self, relationship_id: UUID) -> Ride | None:
+        """``health``'s read of the view (a relationship's health now), to ride along with the request's token
+        (PostgreSQL; None where it cannot). Read before the caller is known: ``health`` uses it only after its
+        access check."""
+        return self.projections.ride_along("relationship_health",
+                                           lambda view: view.figures_along(str(relationship_id)))
 
     def _health_then(self, relationship_id: UUID, current: int, version: int | None,
                      as_of: datetime | None) -> dict[str, Any]:

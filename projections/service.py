@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, OperationalError
@@ -33,6 +34,16 @@ from projections.index import RelationshipIndexView
 from projections.store import ViewStore
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ride:
+    """A read of a view made in the statement a request makes anyway (its token's): ``sql``, a subquery in
+    PostgreSQL's %s marks, its ``params``, and the view it reads, as (name, generation)."""
+
+    sql: str
+    params: tuple[Any, ...]
+    key: tuple[str, int]
 
 VIEW_CLASSES: dict[str, type[View]] = {
     cls.name: cls for cls in (AuditTrailView, HealthView, SkillsGrowthView, RelationshipIndexView)
@@ -64,6 +75,9 @@ class Projections:
         self._soon_lock = threading.Lock()
         # The views' live generations as read at the start of the current request (with its token), if it did.
         self._request = threading.local()
+        # The views' live generations as this process last read them with a token: what a read riding along
+        # with the next token is made for (``ride_along``); checked against what that token's statement reads.
+        self._seen_live: dict[str, int] = {}
         # Every view had processed the store up to here when this process last caught up all of them; and
         # no health ranking is due to change before this moment (epoch seconds) unless an event arrives.
         self._caught_up_to, self._ranked_until = -1, 0.0
@@ -105,14 +119,44 @@ class Projections:
                 generation, _, position = noted.partition(":")
                 live[name], at = int(generation), int(position or -1)
                 positions[(name, live[name])] = at if at >= 0 else None
+            self._seen_live = live
         self._request.live = live
         self._request.positions = positions
+        self._request.along = None
 
     def forget_noted_positions(self) -> None:
         """The views may have moved since the request's token was read: this request caught up (embedded mode;
         even when it found nothing to do, another greenlet may have caught up after the token was read) or
         waited for them (``wait_for``)."""
         self._request.positions = None
+        self._request.along = None
+
+    def ride_along(self, name: str, read: Callable[[View], tuple[str, tuple[Any, ...]] | None]) -> Ride | None:
+        """A read of view ``name`` to make with this request's token, in the same statement (one round trip):
+        ``read`` gives the subquery for a generation of the view (None: the view cannot ride). Made for the
+        generation this process last saw live; None before it saw one."""
+        generation = self._seen_live.get(name)
+        if generation is None:
+            return None
+        made = read(self._instance(name, generation))
+        return None if made is None else Ride(made[0], made[1], (name, generation))
+
+    def note_along(self, ride: Ride, answer: Any) -> None:
+        """What ``ride`` read with this request's token (after ``note_live`` has noted that statement's views)."""
+        self._request.along = (ride.key, answer)
+
+    def read_along(self, view: View) -> tuple[Any] | None:
+        """(answer,) of the read that rode along with this request's token for ``view``, if one did and it
+        still stands: read from the generation that statement found live, and the views not moved for this
+        request since (``forget_noted_positions``); else None: read ``view`` itself."""
+        noted = getattr(self._request, "along", None)
+        if noted is None or getattr(self._request, "positions", None) is None:
+            return None
+        key, answer = noted
+        if key != (view.name, view.generation) or (getattr(self._request, "live", None) or {}).get(view.name) \
+                != view.generation:
+            return None
+        return (answer,)
 
     def position_of(self, view: View) -> int | None:
         """How far ``view`` has got: as read with this request's token if it was (the request's moment; see

@@ -17,6 +17,7 @@ from projections.store import Cursor
 HEALTH_COLUMNS = ("relationship_id", "program_id", "lifecycle", "started_epoch", "by_mentor", "by_mentee",
                   "acknowledged", "median_hours", "actions_total", "actions_completed", "last_feedback_epoch",
                   "check_ins", "last_check_in_epoch", "open_concerns")
+DOUBLE_COLUMNS = frozenset({"started_epoch", "median_hours", "last_feedback_epoch", "last_check_in_epoch"})
 
 
 def from_epoch(seconds: float | None) -> datetime | None:
@@ -224,6 +225,30 @@ class HealthView(View):
         if row[0] is None:
             return None, position
         return _figures(dict(zip(HEALTH_COLUMNS, row, strict=True)), list(hours), list(due)), position
+
+    def figures_along(self, relationship_id: str) -> tuple[str, tuple[Any, ...]] | None:
+        """``figures_of``'s figures as a subquery answering one JSON array, with its parameters, to ride along
+        with the statement a request makes anyway (``Projections.ride_along``; the view's position comes with
+        that statement); ``figures_from`` reads its answer. PostgreSQL only (None on SQLite)."""
+        if not self.store.postgres:
+            return None
+        return (f"(SELECT json_build_array(ARRAY(SELECT ack_hours FROM {self.table('health_feedback')} "
+                "WHERE relationship_id = %s AND ack_hours IS NOT NULL), "
+                f"ARRAY(SELECT due_on FROM {self.table('health_actions')} WHERE relationship_id = %s "
+                "AND completed = 0), " + ", ".join(f"h.{column}" for column in HEALTH_COLUMNS)
+                + f") FROM (SELECT 1) AS one LEFT JOIN {self.table('health')} AS h ON h.relationship_id = %s)",
+                (relationship_id, relationship_id, relationship_id))
+
+    @staticmethod
+    def figures_from(answer: list[Any]) -> HealthFigures | None:
+        """The figures ``figures_along`` read (None: no such row). JSON has one kind of number: a double that
+        holds a whole number arrives as an int, and is made a float again (as the column reads directly)."""
+        hours, due, *values = answer
+        if values[0] is None:
+            return None
+        row = {column: float(value) if column in DOUBLE_COLUMNS and value is not None else value
+               for column, value in zip(HEALTH_COLUMNS, values, strict=True)}
+        return _figures(row, [float(hour) for hour in hours], list(due))
 
     def _sqlite_figures_of(self, cursor: Cursor, relationship_id: str) -> tuple[HealthFigures | None, int | None]:
         # SQLite has no arrays (and its JSON would round the hours to 15 digits): the four reads as the rows

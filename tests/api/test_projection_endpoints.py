@@ -6,9 +6,11 @@ import csv
 import io
 import json
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
+from api.reads import READS_ALONG
 from tests.api.conftest import build_service
 
 
@@ -217,3 +219,50 @@ def test_a_position_no_write_has_reached_is_unprocessable(sqlite_service):
     """Found by fuzzing: such a position used to wait its full timeout, then answer 503."""
     response = sqlite_service.get("coordinator", "/v1/relationships?min_position=32106")
     assert response.status_code == 422 and "min_position" in response.json["errors"]
+
+
+@pytest.mark.postgres
+def test_a_relationships_health_is_read_with_the_token_in_one_round_trip_on_postgresql(postgres_store, tmp_path):
+    """With a worker keeping the views, ``GET .../health`` reads the view in the statement that reads the token
+    (one round trip, not two), with the same answer as reading it alone; a rebuild that drops the generation a
+    process last saw live costs that request the ride (the token is read alone, then the view), not an error;
+    ``?min_position=`` waits and reads the view after."""
+    moment = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+    service = build_service(postgres_store, tmp_path, CLOCK=lambda: moment)
+    try:
+        rid = service.start()["id"]
+        given = service.give(rid)
+        service.post("mentee", f"/v1/relationships/{rid}/feedback/{given['feedback_id']}/receipt", {"usefulness": 4})
+        written = service.post("mentee", f"/v1/relationships/{rid}/feedback", {
+            "content": "You made the review easy to follow.", "kind": "strength", "skills": ["coaching"]})
+        projections = service.app.extensions["projections"]
+        projections.catch_up()
+        pool = service.app.extensions["ledger"].factory.datastore.pool
+        taken, get = [], pool.get
+        pool.get = lambda *a, **k: taken.append(1) or get(*a, **k)
+        path = f"/v1/relationships/{rid}/health"
+
+        def health(suffix: str = "") -> tuple[dict, int]:
+            taken.clear()
+            response = service.get("mentor", path + suffix)
+            assert response.status_code == 200, response.json
+            return response.json, len(taken)
+
+        service.get("mentor", "/v1/relationships")  # the process has seen the views' live generations
+        alone = dict(READS_ALONG)
+        READS_ALONG.clear()
+        try:
+            expected, statements = health()
+        finally:
+            READS_ALONG.update(alone)
+        assert statements == 2 and expected["feedback_given"] == {"by_mentor": 1, "by_mentee": 1}
+        assert health() == (expected, 1)
+        waited, statements = health(f"?min_position={written.headers['X-Position']}")
+        assert waited == expected and statements > 2  # the token, then the wait, then the view
+
+        projections.rebuild("relationship_health")  # generation 2 live; generation 1's tables dropped
+        assert health() == (expected, 3)  # the ride failed: the token alone, then the view
+        assert health() == (expected, 1)  # riding on generation 2
+        assert service.get("outsider", path).status_code == 404  # read along, but never shown to them
+    finally:
+        service.app.extensions["ledger"].close()

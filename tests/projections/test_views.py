@@ -14,6 +14,7 @@ from projections.audit import AuditFilter
 from projections.health import figures as hf
 from projections.health import score as hs
 from projections.index import IndexFilter
+from projections.queries import LedgerQueries
 from projections.service import VIEW_CLASSES, Projections
 from tests.projections.history import random_history
 from tests.support import COORDINATOR, MENTEE, MENTOR, feedback, open_ledger, start
@@ -568,3 +569,58 @@ def test_the_reads_every_request_makes_are_planned_once_per_connection_on_postgr
         assert any(health.table("health_feedback") in s for s in rebuilt[2])
     finally:
         ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_relationships_health_read_along_with_the_token_is_the_same_figures_on_postgresql(postgres_store, tmp_path):
+    """``figures_along`` reads ``figures_of``'s figures as one JSON value of the token's statement: the same
+    figures, value for value and type for type (a double holding a whole number comes back a float), None
+    for a relationship without a row; ``read_along`` hands them over only for the generation the statement
+    found live, and never once the views may have moved for the request."""
+    ledger = open_ledger(postgres_store, str(tmp_path))
+    try:
+        made = random_history(ledger, seed=4, relationships=6, commands=80)
+        projections = Projections(ledger)
+        projections.catch_up()
+        reader = LedgerQueries(ledger, projections)
+        view = projections.view("relationship_health")
+        rids = [str(rid) for rid in made] + [str(UUID(int=7))]
+
+        def ridden(rid: str):
+            ride = projections.ride_along("relationship_health", lambda v: v.figures_along(rid))
+            with view.store.statement() as cursor:
+                cursor.raw.execute(f"SELECT {projections.live_sql}, {ride.sql}", ride.params)
+                live, answer = cursor.raw.fetchone()
+            return ride, live, answer
+
+        assert projections.ride_along("relationship_health", lambda v: v.figures_along(rids[0])) is None  # no token read yet
+        with view.store.statement() as cursor:
+            cursor.execute(f"SELECT {projections.live_sql}")
+            projections.note_live(cursor.fetchone()[0])
+        for rid in rids:
+            ride, live, answer = ridden(rid)
+            with view.store.statement() as cursor:
+                alone, _ = view.figures_of(cursor, rid)
+            assert repr(view.figures_from(answer)) == repr(alone)
+            projections.note_live(live)
+            projections.note_along(ride, answer)
+            assert projections.read_along(view) == (answer,)
+            if alone is not None:  # answered from what rode along: the view is not read again
+                view.figures_of = lambda *_: pytest.fail("read again")
+                assert reader.health(COORDINATOR, UUID(rid))["relationship_id"] == rid
+                del view.figures_of
+        assert sum(1 for rid in rids if view.figures_from(ridden(rid)[2]) is None) == 1
+
+        ride, live, answer = ridden(rids[0])
+        projections.note_live(live.replace("relationship_health=1:", "relationship_health=2:"))
+        projections.note_along(ride, answer)
+        assert projections.read_along(view) is None  # another generation is live than the one it read
+        projections.note_live(live)
+        projections.note_along(ride, answer)
+        projections.forget_noted_positions()  # caught up or waited: the views may have moved
+        assert projections.read_along(view) is None
+        projections.note_live(None)
+        assert projections.read_along(view) is None
+    finally:
+        ledger.close()
+
