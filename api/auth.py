@@ -30,12 +30,12 @@ def authenticate() -> Response | None:
         return None
     ledger, projections = current_app.extensions["ledger"], current_app.extensions["projections"]
     relationship_id = (request.view_args or {}).get("relationship_id")
-    asked, params, ride = [ledger.vault.generation_sql, position_sql(ledger), projections.live_sql], (), None
+    asked, params = [ledger.vault.generation_sql, position_sql(ledger), projections.live_sql], ()
     if isinstance(relationship_id, UUID):
         newest, param = version_sql(ledger, relationship_id)
         asked.append(newest)
         params = (param,)
-        ride = ride_for(request.endpoint, relationship_id, asks_more=bool(request.args))
+    ride = ride_for(request.endpoint, lambda: token_store().seen_as(bearer_token() or ""))
     # With the token, in one round trip: an erasure by another process (forget what it named), the store's
     # position (nothing written since a relationship was last read: no need to ask the store about it again),
     # the views' live generations and positions (no need to ask which tables to read, nor how far they are),
@@ -52,10 +52,11 @@ def authenticate() -> Response | None:
         ride = None
         principal, along = bearer_principal_along(*asked, params=params)
     generation, position, live, *more = along or (None, None, None)
+    ridden = more.pop() if ride is not None and along is not None else None
     ledger.refresh(generation, position, (relationship_id, more[0]) if more else None)
     projections.note_live(live)
     if ride is not None and along is not None:
-        projections.note_along(ride, more[1])
+        projections.note_along(ride, ridden)
     if principal is None:
         return problem(401, "A valid bearer token is required.",
                        headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})
@@ -71,10 +72,16 @@ def bearer_principal() -> Principal | None:
 def bearer_principal_along(*along: str, params: tuple[Any, ...] = ()) -> tuple[Principal | None, Any]:
     """The principal of the request's bearer token (if live), and the SQL values ``along`` (their parameter
     marks filled from ``params``), in one round trip."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token_store().authenticate_along(token.strip(), *along, params=params)
+    token = bearer_token()
+    if token:
+        return token_store().authenticate_along(token, *along, params=params)
     return None, None
+
+
+def bearer_token() -> str | None:
+    """The request's bearer token, if it sends one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def current_principal() -> Principal:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
@@ -36,7 +36,8 @@ def relationship_health(query: dict[str, Any], relationship_id: UUID) -> Any:
     return queries().health(current_principal(), relationship_id, **query)
 
 
-reads_along(blp, relationship_health, lambda relationship_id: queries().health_along(relationship_id))
+reads_along(blp, relationship_health,  # now (no ?version=, ?as_of= or ?min_position=): from the view
+            lambda _: None if request.args else queries().health_along(request.view_args["relationship_id"]))
 
 
 @blp.route("/health", methods=["GET"])

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import abort
+from marshmallow import Schema, ValidationError
 
 from api.fields import Cursor
+from domain.principal import Principal
 
 from projections.queries import LedgerQueries
 from projections.service import Projections, Ride
@@ -31,23 +32,47 @@ def inline() -> bool:
 
 
 # Reads of a view that ride along with the token's statement (one round trip instead of two), by endpoint:
-# each gives the read for a request's relationship, or None (``api.auth.authenticate`` makes it).
-READS_ALONG: dict[str, Callable[[UUID], Ride | None]] = {}
+# each gives the read for the request (its path and query), made for whom the token stood for when last
+# seen (None: not seen), or None (``api.auth.authenticate`` makes it; the endpoint uses it if it still fits).
+READS_ALONG: dict[str, Callable[[Principal | None], Ride | None]] = {}
 
 
-def reads_along(blp: Any, view: Callable, read: Callable[[UUID], Ride | None]) -> None:
-    """``view`` (an endpoint of ``blp`` about one relationship, answering from one view) reads what ``read``
-    gives with the request's token, when the request asks nothing more (no query string) and a worker keeps
-    the views (embedded mode catches up first, so would not use it)."""
+def reads_along(blp: Any, view: Callable, read: Callable[[Principal | None], Ride | None]) -> None:
+    """``view`` (an endpoint of ``blp`` answering from one view) reads what ``read`` gives with the request's
+    token, when a worker keeps the views (embedded mode catches up first, so would not use it)."""
     READS_ALONG[f"{blp.name}.{view.__name__}"] = read
 
 
-def ride_for(endpoint: str | None, relationship_id: UUID, asks_more: bool) -> Ride | None:
-    """The read riding along with this request's token, if it has one."""
+def ride_for(endpoint: str | None, guess: Callable[[], Principal | None]) -> Ride | None:
+    """The read riding along with this request's token, if it has one; ``guess``: whom the token stood for
+    when last seen."""
     read = READS_ALONG.get(endpoint or "")
-    if read is None or asks_more or inline():
+    if read is None or inline():
         return None
-    return read(relationship_id)
+    return read(guess())
+
+
+QUERIES_KEPT = 1024  # query strings whose loaded values ``query_of`` keeps, per schema
+
+
+def query_of(schema: Schema) -> dict[str, Any] | None:
+    """The request's query string as ``schema`` loads it (None if it does not), loaded once per query string
+    (dashboards ask the same ones again): what a read riding along with the token reads; the endpoint
+    compares it with what its own arguments ask."""
+    kept = _LOADED.setdefault(id(schema), {})
+    found = kept.get(request.query_string, _LOADED)
+    if found is _LOADED:
+        try:
+            found = schema.load(request.args)
+        except ValidationError:
+            found = None
+        if len(kept) >= QUERIES_KEPT:
+            kept.clear()
+        kept[request.query_string] = found
+    return None if found is None else dict(found)
+
+
+_LOADED: dict[int, dict[bytes, Any]] = {}
 
 
 def keep_views_current(*, within: float = 0.0) -> None:

@@ -11,7 +11,7 @@ from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.commands import endpoint, ledger, visible
 from api.fields import Cursor
-from api.reads import fresh, page, queries
+from api.reads import fresh, page, queries, query_of, reads_along
 from api.schemas.common import page_of
 from api.schemas.relationships import (
     CheckInAnswerSchema,
@@ -26,7 +26,9 @@ from api.schemas.relationships import (
     StartRelationshipSchema,
 )
 from domain.ledger import MentorshipLedger as Ledger
+from domain.principal import Principal
 from projections.index import IndexFilter
+from projections.service import Ride
 
 blp = Blueprint("relationships", __name__, url_prefix="/v1",
                 description="Mentorship relationships: start them, read them, replay their history.")
@@ -42,6 +44,22 @@ def list_relationships(query: dict[str, Any]) -> Any:
     after = (cursor["started_at"], cursor["id"]) if cursor else None
     items = queries().list_relationships(current_principal(), IndexFilter(**query), after, limit + 1)
     return page(items, limit, lambda last: {"started_at": last["started_at"], "id": last["relationship_id"]})
+
+
+LIST_QUERY = RelationshipListQuerySchema()
+
+
+def list_along(principal: Principal | None) -> Ride | None:
+    """``list_relationships``'s read of the index for ``principal``, to ride along with the token."""
+    query = query_of(LIST_QUERY)
+    if principal is None or query is None or "min_position" in query:
+        return None
+    cursor, limit = query.pop("cursor", None), query.pop("limit")
+    after = (cursor["started_at"], cursor["id"]) if cursor else None
+    return queries().list_along(principal, IndexFilter(**query), after, limit + 1)
+
+
+reads_along(blp, list_relationships, list_along)
 
 
 @blp.route("/relationships/<uuid:relationship_id>", methods=["GET"])

@@ -23,6 +23,7 @@ from domain.principal import ROLES, Principal
 # The public mark every token starts with; not a secret.
 TOKEN_MARK = "mlt"  # nosec B105
 PREFIX_LENGTH = 8
+SEEN = 10_000  # tokens whose principal a process remembers (``TokenStore.seen_as``)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class TokenStore:
         self.reader = reader or (lambda: datastore.transaction(commit=False))
         # How the statement every request makes is run (PostgreSQL: prepared once per connection).
         self.execute = execute or (lambda cursor, sql, params: cursor.execute(sql, params))
+        # Whom each token stood for when last checked live, by prefix (``seen_as``); at most SEEN at a time.
+        self._seen: dict[str, Principal] = {}
 
     def create_table(self) -> None:
         # On PostgreSQL, DDL under the schema lock: processes starting at once would race on the table.
@@ -126,7 +129,19 @@ class TokenStore:
                                  f"WHERE prefix = {self.p}", (*params, parts[0]))
             row = cursor.fetchone()
         principal = self._live(token, row)
+        if principal is not None:
+            if len(self._seen) >= SEEN:
+                self._seen.clear()
+            self._seen[parts[0]] = principal
+        else:
+            self._seen.pop(parts[0], None)
         return principal, (tuple(row[4:]) if row is not None else None)
+
+    def seen_as(self, token: str) -> Principal | None:
+        """Whom ``token`` stood for when this process last found it live: a guess, never an authentication
+        (a read made for it ahead is used only if the token, checked in the same statement, still does)."""
+        parts = _split(token)
+        return self._seen.get(parts[0]) if parts else None
 
     def _live(self, token: str, row: Any) -> Principal | None:
         if row is None or row[3] is not None:

@@ -208,10 +208,26 @@ def process_together(views: Sequence[View], items: Sequence[Item]) -> int:
 def keyset_page(cursor: Cursor, table: str, columns: Sequence[str], where: str, params: list[Any],
                 order: tuple[str, str], after: tuple[Any, Any] | None, limit: int) -> list[dict[str, Any]]:
     """Rows of ``table`` matching ``where``, in ``order`` (two columns), after the row ``after`` had."""
+    cursor.execute_prepared(*keyset_sql(table, columns, where, params, order, after, limit))
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def keyset_sql(table: str, columns: Sequence[str], where: str, params: list[Any], order: tuple[str, str],
+               after: tuple[Any, Any] | None, limit: int) -> tuple[str, list[Any]]:
+    """``keyset_page``'s statement (``?`` marks) and its parameters."""
     if after is not None:
         first, second = order
         where += f" AND ({first} > ? OR ({first} = ? AND {second} > ?))"
         params = [*params, after[0], after[0], after[1]]
-    cursor.execute_prepared(f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {', '.join(order)} "
-                            "LIMIT ?", [*params, limit])
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    return (f"SELECT {', '.join(columns)} FROM {table} WHERE {where} ORDER BY {', '.join(order)} LIMIT ?",
+            [*params, limit])
+
+
+def keyset_along(table: str, columns: Sequence[str], where: str, params: list[Any], order: tuple[str, str],
+                 after: tuple[Any, Any] | None, limit: int) -> tuple[str, tuple[Any, ...]]:
+    """``keyset_page``'s rows as a subquery answering one JSON array of arrays (PostgreSQL's %s marks; NULL for
+    no rows), to ride along with a statement a request makes anyway (``Projections.ride_along``). For columns
+    of text and whole numbers: JSON gives each back as it reads directly."""
+    sql, values = keyset_sql(table, columns, where, params, order, after, limit)
+    return (f"(SELECT json_agg(json_build_array({', '.join(columns)}) ORDER BY {', '.join(order)}) "
+            f"FROM ({sql.replace('%', '%%').replace('?', '%s')}) AS page)", tuple(values))

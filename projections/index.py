@@ -10,7 +10,7 @@ from typing import Any
 from domain.concern import Concern as C
 from domain.registry import LEDGER_EVENTS
 from domain.relationship import MentorshipRelationship as R
-from projections.base import Item, View, handled_by, keyset_page
+from projections.base import Item, View, handled_by, keyset_along, keyset_page
 from projections.canonical import stamp
 from projections.store import Cursor
 
@@ -114,6 +114,20 @@ class RelationshipIndexView(View):
         where, params = selection.where()
         return keyset_page(cursor, self.table("relationships"), COLUMNS, where, params,
                            ("started_at", "relationship_id"), after, limit)
+
+    def page_along(self, selection: IndexFilter, after: tuple[str, str] | None,
+                   limit: int) -> tuple[str, tuple[Any, ...]] | None:
+        """``page`` as a subquery to ride along with a request's token (PostgreSQL; None on SQLite);
+        ``page_from`` reads its answer."""
+        if not self.store.postgres:
+            return None
+        where, params = selection.where()
+        return keyset_along(self.table("relationships"), COLUMNS, where, params, ("started_at", "relationship_id"),
+                            after, limit)
+
+    @staticmethod
+    def page_from(answer: list[list[Any]] | None) -> list[dict[str, Any]]:
+        return [dict(zip(COLUMNS, row, strict=True)) for row in answer or ()]
 
     def concerns(self, cursor: Cursor, relationship_id: str, raised_by: str | None,
                  after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:

@@ -55,18 +55,34 @@ class LedgerQueries:
     def list_relationships(self, principal: Principal, selection: IndexFilter, after: tuple[str, str] | None,
                            limit: int) -> list[dict[str, Any]]:
         """Relationships by program, participant and status; a participant only sees their own."""
-        visible_to = self.stored_as(principal.id) if principal.is_participant else None
-        participant = None if selection.participant_id is None else self.stored_as(selection.participant_id)
-        selection = IndexFilter(selection.program_id, participant, selection.status, visible_to)
+        selection = self._as_stored(principal, selection)
         view = self.projections.view("relationship_index")
-        with view.store.statement() as cursor:
-            rows = view.page(cursor, selection, after, limit)
+        along = self.projections.read_along(view, (principal, selection, after, limit))
+        if along is not None:  # read with the request's token (``list_along``)
+            rows = view.page_from(along[0])
+        else:
+            with view.store.statement() as cursor:
+                rows = view.page(cursor, selection, after, limit)
         names = self.ledger.vault.names(ref for row in rows for ref in (row["mentor_id"], row["mentee_id"]))
         rows = [{**row, "mentor_id": names.get(row["mentor_id"], row["mentor_id"]),
                  "mentee_id": names.get(row["mentee_id"], row["mentee_id"])} for row in rows]
         if principal.is_participant:  # a row decides access only if the relationship itself agrees
             rows = [row for row in rows if self._theirs(principal, row["relationship_id"])]
         return rows
+
+    def list_along(self, principal: Principal, selection: IndexFilter, after: tuple[str, str] | None,
+                   limit: int) -> Ride | None:
+        """``list_relationships``'s read of the view for ``principal`` (the one the request's token stood for
+        when last seen: used only if it still does), to ride along with the token (PostgreSQL; else None)."""
+        selection = self._as_stored(principal, selection)
+        return self.projections.ride_along("relationship_index", (principal, selection, after, limit),
+                                           lambda view: view.page_along(selection, after, limit))
+
+    def _as_stored(self, principal: Principal, selection: IndexFilter) -> IndexFilter:
+        """A selection with participant ids as the view stores them; a participant's own relationships only."""
+        visible_to = self.stored_as(principal.id) if principal.is_participant else None
+        participant = None if selection.participant_id is None else self.stored_as(selection.participant_id)
+        return IndexFilter(selection.program_id, participant, selection.status, visible_to)
 
     def stored_as(self, participant_id: str) -> str:
         """How a participant id is stored in the views: its subject (a value no row holds, for an id never
@@ -89,7 +105,7 @@ class LedgerQueries:
         current = self.ledger.visible(principal, relationship_id)
         if version is None and as_of is None:
             view = self.projections.view("relationship_health")
-            along = self.projections.read_along(view)
+            along = self.projections.read_along(view, str(relationship_id))
             if along is not None:  # read with the request's token (``health_along``), at the views' position
                 figures, position = view.figures_from(along[0]), self.projections.position_of(view)
             else:
@@ -104,7 +120,7 @@ class LedgerQueries:
         """``health``'s read of the view (a relationship's health now), to ride along with the request's token
         (PostgreSQL; None where it cannot). Read before the caller is known: ``health`` uses it only after its
         access check."""
-        return self.projections.ride_along("relationship_health",
+        return self.projections.ride_along("relationship_health", str(relationship_id),
                                            lambda view: view.figures_along(str(relationship_id)))
 
     def _health_then(self, relationship_id: UUID, current: int, version: int | None,

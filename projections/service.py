@@ -39,11 +39,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Ride:
     """A read of a view made in the statement a request makes anyway (its token's): ``sql``, a subquery in
-    PostgreSQL's %s marks, its ``params``, and the view it reads, as (name, generation)."""
+    PostgreSQL's %s marks, its ``params``, and what it reads: (the view's name, its generation, the query's
+    values)."""
 
     sql: str
     params: tuple[Any, ...]
-    key: tuple[str, int]
+    key: tuple[str, int, Any]
 
 VIEW_CLASSES: dict[str, type[View]] = {
     cls.name: cls for cls in (AuditTrailView, HealthView, SkillsGrowthView, RelationshipIndexView)
@@ -131,30 +132,32 @@ class Projections:
         self._request.positions = None
         self._request.along = None
 
-    def ride_along(self, name: str, read: Callable[[View], tuple[str, tuple[Any, ...]] | None]) -> Ride | None:
+    def ride_along(self, name: str, what: Any, read: Callable[[View], tuple[str, tuple[Any, ...]] | None]
+                   ) -> Ride | None:
         """A read of view ``name`` to make with this request's token, in the same statement (one round trip):
-        ``read`` gives the subquery for a generation of the view (None: the view cannot ride). Made for the
-        generation this process last saw live; None before it saw one."""
+        ``read`` gives the subquery for a generation of the view (None: the view cannot ride); ``what`` says
+        what it reads (the query's values), for ``read_along``. Made for the generation this process last saw
+        live; None before it saw one."""
         generation = self._seen_live.get(name)
         if generation is None:
             return None
         made = read(self._instance(name, generation))
-        return None if made is None else Ride(made[0], made[1], (name, generation))
+        return None if made is None else Ride(made[0], made[1], (name, generation, what))
 
     def note_along(self, ride: Ride, answer: Any) -> None:
         """What ``ride`` read with this request's token (after ``note_live`` has noted that statement's views)."""
         self._request.along = (ride.key, answer)
 
-    def read_along(self, view: View) -> tuple[Any] | None:
-        """(answer,) of the read that rode along with this request's token for ``view``, if one did and it
-        still stands: read from the generation that statement found live, and the views not moved for this
-        request since (``forget_noted_positions``); else None: read ``view`` itself."""
+    def read_along(self, view: View, what: Any) -> tuple[Any] | None:
+        """(answer,) of the read of ``what`` that rode along with this request's token for ``view``, if one
+        did and it still stands: read from the generation that statement found live, and the views not moved
+        for this request since (``forget_noted_positions``); else None: read ``view`` itself."""
         noted = getattr(self._request, "along", None)
         if noted is None or getattr(self._request, "positions", None) is None:
             return None
         key, answer = noted
-        if key != (view.name, view.generation) or (getattr(self._request, "live", None) or {}).get(view.name) \
-                != view.generation:
+        if key != (view.name, view.generation, what) \
+                or (getattr(self._request, "live", None) or {}).get(view.name) != view.generation:
             return None
         return (answer,)
 

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from api.reads import READS_ALONG
+from domain.principal import Principal
 from tests.api.conftest import build_service
 
 
@@ -264,5 +265,56 @@ def test_a_relationships_health_is_read_with_the_token_in_one_round_trip_on_post
         assert health() == (expected, 3)  # the ride failed: the token alone, then the view
         assert health() == (expected, 1)  # riding on generation 2
         assert service.get("outsider", path).status_code == 404  # read along, but never shown to them
+    finally:
+        service.app.extensions["ledger"].close()
+
+
+@pytest.mark.postgres
+def test_a_page_of_relationships_is_read_with_the_token_in_one_round_trip_on_postgresql(postgres_store, tmp_path):
+    """With a worker keeping the views, ``GET /v1/relationships`` reads its page in the statement that reads the
+    token, made for whom the token stood for when last seen: the same pages (filters, cursors, a participant's
+    own only) in one round trip; a guess that no longer fits costs the ride, never the answer."""
+    service = build_service(postgres_store, tmp_path)
+    try:
+        first = service.start()["id"]
+        second = service.start(program_id="autumn", mentor_id="mentor-99", mentee_id="mentee-5")["id"]
+        third = service.start(mentee_id="mentee-6")["id"]
+        service.app.extensions["projections"].catch_up()
+        pool = service.app.extensions["ledger"].factory.datastore.pool
+        taken, get = [], pool.get
+        pool.get = lambda *a, **k: taken.append(1) or get(*a, **k)
+
+        def listed(who: str, query: str = "") -> tuple[dict, int]:
+            taken.clear()
+            response = service.get(who, "/v1/relationships" + query)
+            assert response.status_code == 200, response.json
+            return response.json, len(taken)
+
+        queries = ["", "?limit=1", "?program_id=autumn", "?participant_id=mentee-6", "?status=active&limit=2"]
+        callers = ["coordinator", "mentor", "outsider"]
+        alone = dict(READS_ALONG)
+        READS_ALONG.clear()
+        try:
+            expected = {(who, q): listed(who, q)[0] for who in callers for q in queries}
+        finally:
+            READS_ALONG.update(alone)
+        for who in callers:
+            for query in queries:
+                assert listed(who, query) == (expected[(who, query)], 1), (who, query)
+        assert [r["id"] for r in expected[("mentor", "")]["items"]] == [first, third]
+        assert [r["id"] for r in expected[("outsider", "")]["items"]] == [second]
+        following = expected[("coordinator", "?limit=1")]["next"]
+        assert listed("coordinator", f"?limit=1&cursor={following}")[0]["items"][0]["id"] == second
+
+        tokens = service.app.extensions["tokens"]
+        prefix = service.tokens["outsider"].split("_")[1]
+        tokens._seen[prefix] = Principal("mentor-7", "participant")  # noqa: SLF001 - a guess that no longer fits
+        assert listed("outsider") == (expected[("outsider", "")], 2)  # its own page, read after the token
+        assert listed("outsider") == (expected[("outsider", "")], 1)
+        assert service.get("mentor", "/v1/relationships?limit=abc").status_code == 422
+        revoked = tokens.issue("mentor-7", "participant")
+        assert service.client.get("/v1/relationships", headers={"Authorization": f"Bearer {revoked}"}).status_code == 200
+        tokens.revoke(revoked)
+        assert service.client.get("/v1/relationships", headers={"Authorization": f"Bearer {revoked}"}).status_code == 401
     finally:
         service.app.extensions["ledger"].close()

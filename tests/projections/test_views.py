@@ -587,13 +587,13 @@ def test_a_relationships_health_read_along_with_the_token_is_the_same_figures_on
         rids = [str(rid) for rid in made] + [str(UUID(int=7))]
 
         def ridden(rid: str):
-            ride = projections.ride_along("relationship_health", lambda v: v.figures_along(rid))
+            ride = projections.ride_along("relationship_health", rid, lambda v: v.figures_along(rid))
             with view.store.statement() as cursor:
                 cursor.raw.execute(f"SELECT {projections.live_sql}, {ride.sql}", ride.params)
                 live, answer = cursor.raw.fetchone()
             return ride, live, answer
 
-        assert projections.ride_along("relationship_health", lambda v: v.figures_along(rids[0])) is None  # no token read yet
+        assert projections.ride_along("relationship_health", rids[0], lambda v: v.figures_along(rids[0])) is None
         with view.store.statement() as cursor:
             cursor.execute(f"SELECT {projections.live_sql}")
             projections.note_live(cursor.fetchone()[0])
@@ -604,7 +604,8 @@ def test_a_relationships_health_read_along_with_the_token_is_the_same_figures_on
             assert repr(view.figures_from(answer)) == repr(alone)
             projections.note_live(live)
             projections.note_along(ride, answer)
-            assert projections.read_along(view) == (answer,)
+            assert projections.read_along(view, rid) == (answer,)
+            assert projections.read_along(view, rids[-1] if rid != rids[-1] else rids[0]) is None  # another one's
             if alone is not None:  # answered from what rode along: the view is not read again
                 view.figures_of = lambda *_: pytest.fail("read again")
                 assert reader.health(COORDINATOR, UUID(rid))["relationship_id"] == rid
@@ -614,13 +615,13 @@ def test_a_relationships_health_read_along_with_the_token_is_the_same_figures_on
         ride, live, answer = ridden(rids[0])
         projections.note_live(live.replace("relationship_health=1:", "relationship_health=2:"))
         projections.note_along(ride, answer)
-        assert projections.read_along(view) is None  # another generation is live than the one it read
+        assert projections.read_along(view, rids[0]) is None  # another generation is live than the one it read
         projections.note_live(live)
         projections.note_along(ride, answer)
         projections.forget_noted_positions()  # caught up or waited: the views may have moved
-        assert projections.read_along(view) is None
+        assert projections.read_along(view, rids[0]) is None
         projections.note_live(None)
-        assert projections.read_along(view) is None
+        assert projections.read_along(view, rids[0]) is None
     finally:
         ledger.close()
 
