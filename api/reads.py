@@ -47,7 +47,7 @@ def ride_for(endpoint: str | None, guess: Callable[[], Principal | None]) -> Rid
     """The read riding along with this request's token, if it has one; ``guess``: whom the token stood for
     when last seen."""
     read = READS_ALONG.get(endpoint or "")
-    if read is None or inline():
+    if read is None or inline() or not projections().store.postgres:  # SQLite reads in this process anyway
         return None
     return read(guess())
 
