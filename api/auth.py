@@ -54,6 +54,7 @@ def authenticate() -> Response | None:
     generation, position, live, *more = along or (None, None, None)
     ridden = more.pop() if ride is not None and along is not None else None
     ledger.refresh(generation, position, (relationship_id, more[0]) if more else None)
+    token_store().seen_under(generation)
     projections.note_live(live)
     if ride is not None and along is not None:
         projections.note_along(ride, ridden)

@@ -74,8 +74,10 @@ class TokenStore:
         self.reader = reader or (lambda: datastore.transaction(commit=False))
         # How the statement every request makes is run (PostgreSQL: prepared once per connection).
         self.execute = execute or (lambda cursor, sql, params: cursor.execute(sql, params))
-        # Whom each token stood for when last checked live, by prefix (``seen_as``); at most SEEN at a time.
+        # Whom each token stood for when last checked live, by prefix (``seen_as``); at most SEEN at a time,
+        # and only while no participant has been erased since (``seen_under``).
         self._seen: dict[str, Principal] = {}
+        self._seen_generation: Any = None
 
     def create_table(self) -> None:
         # On PostgreSQL, DDL under the schema lock: processes starting at once would race on the table.
@@ -142,6 +144,13 @@ class TokenStore:
         (a read made for it ahead is used only if the token, checked in the same statement, still does)."""
         parts = _split(token)
         return self._seen.get(parts[0]) if parts else None
+
+    def seen_under(self, generation: Any) -> None:
+        """The erasure generation read with this request's token: once it moves, forget whom every token
+        stood for (an erased participant's id is not kept in memory, and their tokens are gone)."""
+        if generation != self._seen_generation:
+            self._seen.clear()
+            self._seen_generation = generation
 
     def _live(self, token: str, row: Any) -> Principal | None:
         if row is None or row[3] is not None:

@@ -219,6 +219,20 @@ def test_someone_with_only_a_token_is_erased_whole(world, store, tmp_path):
     assert b"token-only-person" not in store_bytes(store, tmp_path)
 
 
+def test_no_process_keeps_whom_a_token_stood_for_once_someone_is_erased(world):
+    """Each process remembers whom a token stood for (a read can then ride along with the token, PostgreSQL);
+    an erasure, seen by the generation every request reads with its token, empties that memory."""
+    service, _, _, _ = world
+    tokens = service.app.extensions["tokens"]
+    assert service.get("mentee", "/v1/relationships").status_code == 200
+    assert tokens.seen_as(service.tokens["mentee"]).id == ERASED_ID
+    assert erase(service).status_code == 200
+    assert service.get("coordinator", "/v1/relationships").status_code == 200
+    assert tokens.seen_as(service.tokens["mentee"]) is None
+    assert ERASED_ID not in {principal.id for principal in tokens._seen.values()}  # noqa: SLF001
+    assert service.get("mentee", "/v1/relationships").status_code == 401
+
+
 def test_a_master_key_rotation_keeps_every_erasure(world):
     service, _, _, _ = world
     assert erase(service).status_code == 200
