@@ -10,7 +10,7 @@ from eventsourcing.persistence import PersistenceError
 from flask import Response, current_app, g, request
 
 from api.errors import problem
-from api.reads import ride_for
+from api.reads import queries_seen_under, ride_for
 from domain.principal import Principal
 from persistence.pg_datastore import TRANSIENT
 from persistence.stores import position_sql, version_sql
@@ -54,7 +54,9 @@ def authenticate() -> Response | None:
     generation, position, live, *more = along or (None, None, None)
     ridden = more.pop() if ride is not None and along is not None else None
     ledger.refresh(generation, position, (relationship_id, more[0]) if more else None)
-    token_store().seen_under(generation)
+    if along is not None:  # a token row was read: so was the erasure generation
+        token_store().seen_under(generation)
+        queries_seen_under(generation)
     projections.note_live(live)
     if ride is not None and along is not None:
         projections.note_along(ride, ridden)

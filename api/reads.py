@@ -73,6 +73,15 @@ def query_of(schema: Schema) -> dict[str, Any] | None:
 
 
 _LOADED: dict[int, dict[bytes, Any]] = {}
+_LOADED_UNDER: list[Any] = [None]  # the erasure generation the kept query values were loaded under
+
+
+def queries_seen_under(generation: Any) -> None:
+    """The erasure generation read with this request's token: once it moves, forget the query values kept
+    (a participant id asked for may be an erased one's)."""
+    if generation != _LOADED_UNDER[0]:
+        _LOADED.clear()
+        _LOADED_UNDER[0] = generation
 
 
 def keep_views_current(*, within: float = 0.0) -> None:

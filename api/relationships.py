@@ -51,8 +51,10 @@ LIST_QUERY = RelationshipListQuerySchema()
 
 def list_along(principal: Principal | None) -> Ride | None:
     """``list_relationships``'s read of the index for ``principal``, to ride along with the token."""
+    if principal is None:
+        return None
     query = query_of(LIST_QUERY)
-    if principal is None or query is None or "min_position" in query:
+    if query is None or "min_position" in query:
         return None
     cursor, limit = query.pop("cursor", None), query.pop("limit")
     after = (cursor["started_at"], cursor["id"]) if cursor else None

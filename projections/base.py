@@ -230,4 +230,4 @@ def keyset_along(table: str, columns: Sequence[str], where: str, params: list[An
     of text and whole numbers: JSON gives each back as it reads directly."""
     sql, values = keyset_sql(table, columns, where, params, order, after, limit)
     return (f"(SELECT json_agg(json_build_array({', '.join(columns)}) ORDER BY {', '.join(order)}) "
-            f"FROM ({sql.replace('%', '%%').replace('?', '%s')}) AS page)", tuple(values))
+            f"FROM ({sql.replace('?', '%s')}) AS page)", tuple(values))

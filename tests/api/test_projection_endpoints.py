@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from api import reads
 from api.reads import READS_ALONG
 from domain.principal import Principal
 from tests.api.conftest import build_service
@@ -312,6 +313,17 @@ def test_a_page_of_relationships_is_read_with_the_token_in_one_round_trip_on_pos
         assert listed("outsider") == (expected[("outsider", "")], 2)  # its own page, read after the token
         assert listed("outsider") == (expected[("outsider", "")], 1)
         assert service.get("mentor", "/v1/relationships?limit=abc").status_code == 422
+        for bad in ("", "Bearer nonsense", f"Bearer mlt_{prefix}_{'x' * 43}"):  # refused: whom tokens stood for is kept
+            assert service.client.get("/v1/relationships", headers={"Authorization": bad}).status_code == 401
+        assert listed("mentor") == (expected[("mentor", "")], 1)
+
+        kept = lambda: repr(reads._LOADED)  # noqa: E731, SLF001 - the query values kept for rides
+        assert "mentee-6" in kept()
+        assert service.post("coordinator", "/v1/participants/mentee-6/erasure").status_code == 200
+        listed("coordinator")  # reads the erasure's generation: whom tokens stood for is forgotten
+        assert "mentee-6" not in kept()  # and the query values kept (an erased id among them)
+        alone, ridden = listed("coordinator"), listed("coordinator")
+        assert alone[0] == ridden[0] and ridden[1] == alone[1] - 1  # riding again once the token is seen again
         revoked = tokens.issue("mentor-7", "participant")
         assert service.client.get("/v1/relationships", headers={"Authorization": f"Bearer {revoked}"}).status_code == 200
         tokens.revoke(revoked)
