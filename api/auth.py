@@ -10,11 +10,12 @@ from eventsourcing.persistence import PersistenceError
 from flask import Response, current_app, g, request
 
 from api.errors import problem
-from api.reads import queries_seen_under, ride_for
+from api.reads import LOADED_QUERIES, ride_for
 from domain.principal import Principal
 from persistence.pg_datastore import TRANSIENT
 from persistence.stores import position_sql, version_sql
 from persistence.tokens import TokenStore
+from projections.service import Ride
 
 PROTECTED_PREFIX = "/v1"
 log = logging.getLogger(__name__)
@@ -41,6 +42,27 @@ def authenticate() -> Response | None:
     # the views' live generations and positions (no need to ask which tables to read, nor how far they are),
     # for a request about one relationship its newest version (a command decides on a current copy instead of
     # losing a race) and, for some reads of a view, what they read (api.reads.reads_along).
+    principal, along, ride = read_with_token(asked, params, ride)
+    generation, position, live, *more = along or (None, None, None)
+    ridden = more.pop() if ride is not None else None
+    ledger.refresh(generation, position, (relationship_id, more[0]) if more else None)
+    if along is not None:  # a token row was read: so was the erasure generation
+        token_store().seen_under(generation)
+        LOADED_QUERIES.seen_under(generation)
+    projections.note_live(live)
+    if ride is not None:
+        projections.note_along(ride, ridden)
+    if principal is None:
+        return problem(401, "A valid bearer token is required.",
+                       headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})
+    g.principal = principal
+    return None
+
+
+def read_with_token(asked: list[str], params: tuple[Any, ...], ride: Ride | None
+                    ) -> tuple[Principal | None, Any, Ride | None]:
+    """``bearer_principal_along`` of ``asked`` and of the read riding along, if any: (principal, the values
+    read, the ride if its answer came too)."""
     try:
         principal, along = bearer_principal_along(*asked, *([ride.sql] if ride else []),
                                                   params=(*params, *(ride.params if ride else ())))
@@ -49,22 +71,8 @@ def authenticate() -> Response | None:
             raise
         # The ride read a generation a rebuild has since dropped: the token alone, the view read after.
         log.info("read along with the token failed (%s); read alone", error)
-        ride = None
-        principal, along = bearer_principal_along(*asked, params=params)
-    generation, position, live, *more = along or (None, None, None)
-    ridden = more.pop() if ride is not None and along is not None else None
-    ledger.refresh(generation, position, (relationship_id, more[0]) if more else None)
-    if along is not None:  # a token row was read: so was the erasure generation
-        token_store().seen_under(generation)
-        queries_seen_under(generation)
-    projections.note_live(live)
-    if ride is not None and along is not None:
-        projections.note_along(ride, ridden)
-    if principal is None:
-        return problem(401, "A valid bearer token is required.",
-                       headers={"WWW-Authenticate": 'Bearer realm="mentorship-ledger"'})
-    g.principal = principal
-    return None
+        return (*bearer_principal_along(*asked, params=params), None)
+    return principal, along, ride if along is not None else None
 
 
 def bearer_principal() -> Principal | None:

@@ -52,36 +52,39 @@ def ride_for(endpoint: str | None, guess: Callable[[], Principal | None]) -> Rid
     return read(guess())
 
 
-QUERIES_KEPT = 1024  # query strings whose loaded values ``query_of`` keeps, per schema
+class LoadedQueries:
+    """Query strings as schemas load them, kept per query string (dashboards ask the same ones again): what a
+    read riding along with the token reads; the endpoint compares it with what its own arguments ask."""
+
+    KEPT = 1024  # query strings kept per schema
+
+    def __init__(self) -> None:
+        self._loaded: dict[int, dict[bytes, dict[str, Any] | None]] = {}
+        self._generation: Any = None  # the erasure generation the kept values were loaded under
+
+    def of(self, schema: Schema) -> dict[str, Any] | None:
+        """The request's query string as ``schema`` loads it (None if it does not), a copy of its own."""
+        kept = self._loaded.setdefault(id(schema), {})
+        if request.query_string not in kept:
+            try:
+                loaded = schema.load(request.args)
+            except ValidationError:
+                loaded = None
+            if len(kept) >= self.KEPT:
+                kept.clear()
+            kept[request.query_string] = loaded
+        found = kept[request.query_string]
+        return None if found is None else dict(found)
+
+    def seen_under(self, generation: Any) -> None:
+        """The erasure generation read with this request's token: once it moves, forget the values kept (a
+        participant id asked for may be an erased one's)."""
+        if generation != self._generation:
+            self._loaded.clear()
+            self._generation = generation
 
 
-def query_of(schema: Schema) -> dict[str, Any] | None:
-    """The request's query string as ``schema`` loads it (None if it does not), loaded once per query string
-    (dashboards ask the same ones again): what a read riding along with the token reads; the endpoint
-    compares it with what its own arguments ask."""
-    kept = _LOADED.setdefault(id(schema), {})
-    found = kept.get(request.query_string, _LOADED)
-    if found is _LOADED:
-        try:
-            found = schema.load(request.args)
-        except ValidationError:
-            found = None
-        if len(kept) >= QUERIES_KEPT:
-            kept.clear()
-        kept[request.query_string] = found
-    return None if found is None else dict(found)
-
-
-_LOADED: dict[int, dict[bytes, Any]] = {}
-_LOADED_UNDER: list[Any] = [None]  # the erasure generation the kept query values were loaded under
-
-
-def queries_seen_under(generation: Any) -> None:
-    """The erasure generation read with this request's token: once it moves, forget the query values kept
-    (a participant id asked for may be an erased one's)."""
-    if generation != _LOADED_UNDER[0]:
-        _LOADED.clear()
-        _LOADED_UNDER[0] = generation
+LOADED_QUERIES = LoadedQueries()
 
 
 def keep_views_current(*, within: float = 0.0) -> None:

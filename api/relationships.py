@@ -11,7 +11,7 @@ from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.commands import endpoint, ledger, visible
 from api.fields import Cursor
-from api.reads import fresh, page, queries, query_of, reads_along
+from api.reads import LOADED_QUERIES, fresh, page, queries, reads_along
 from api.schemas.common import page_of
 from api.schemas.relationships import (
     CheckInAnswerSchema,
@@ -53,7 +53,7 @@ def list_along(principal: Principal | None) -> Ride | None:
     """``list_relationships``'s read of the index for ``principal``, to ride along with the token."""
     if principal is None:
         return None
-    query = query_of(LIST_QUERY)
+    query = LOADED_QUERIES.of(LIST_QUERY)
     if query is None or "min_position" in query:
         return None
     cursor, limit = query.pop("cursor", None), query.pop("limit")

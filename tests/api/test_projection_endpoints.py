@@ -317,7 +317,7 @@ def test_a_page_of_relationships_is_read_with_the_token_in_one_round_trip_on_pos
             assert service.client.get("/v1/relationships", headers={"Authorization": bad}).status_code == 401
         assert listed("mentor") == (expected[("mentor", "")], 1)
 
-        kept = lambda: repr(reads._LOADED)  # noqa: E731, SLF001 - the query values kept for rides
+        kept = lambda: repr(reads.LOADED_QUERIES._loaded)  # noqa: E731, SLF001 - the query values kept for rides
         assert "mentee-6" in kept()
         assert service.post("coordinator", "/v1/participants/mentee-6/erasure").status_code == 200
         listed("coordinator")  # reads the erasure's generation: whom tokens stood for is forgotten
