@@ -19,6 +19,8 @@ from api.schemas.common import ProblemSchema
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
 from persistence.config import store_env
+from persistence.green import is_green
+from persistence.group_commit import group_commits
 from persistence.stores import store_kind, token_store_for
 from projections.privacy import Privacy
 from projections.queries import LedgerQueries
@@ -72,6 +74,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ledger"] = ledger
     app.extensions["tokens"] = token_store_for(ledger)
     app.config["STORE_KIND"] = store_kind(ledger)
+    if is_green():  # under the production server's gevent workers: commands arriving together, one transaction
+        app.extensions["group_commit"] = group_commits(ledger.recorder, gather=app.config["STORE_KIND"] == "sqlite")
     projections = Projections(ledger, batch_size=app.config["PROJECTIONS_BATCH_SIZE"])
     app.extensions["projections"] = projections
     app.extensions["queries"] = LedgerQueries(ledger, projections)
