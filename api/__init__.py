@@ -74,8 +74,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ledger"] = ledger
     app.extensions["tokens"] = token_store_for(ledger)
     app.config["STORE_KIND"] = store_kind(ledger)
-    if is_green():  # under the production server's gevent workers: commands arriving together, one transaction
-        app.extensions["group_commit"] = group_commits(ledger.recorder, gather=app.config["STORE_KIND"] == "sqlite")
+    if is_green() and app.config["STORE_KIND"] == "sqlite":  # the production server's gevent workers
+        app.extensions["group_commit"] = group_commits(ledger.recorder)  # commands arriving together: one commit
     projections = Projections(ledger, batch_size=app.config["PROJECTIONS_BATCH_SIZE"])
     app.extensions["projections"] = projections
     app.extensions["queries"] = LedgerQueries(ledger, projections)
