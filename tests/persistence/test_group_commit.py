@@ -4,10 +4,12 @@ failure is every command's, and none is written twice. Installed on SQLite only,
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timezone
 
 import gevent
+import gevent.event
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 from psycopg2 import extensions
@@ -119,17 +121,70 @@ def test_a_conflict_in_a_group_fails_only_the_command_that_lost(ledger, green):
 
 
 def test_a_failure_that_is_not_a_conflict_is_every_commands_and_nothing_is_written_twice(ledger, green):
-    tries = []
+    grouped = group_commits(ledger.recorder)
+    insert, tries = grouped.insert, []
 
-    def unreachable(stored_events, **kwargs):
+    def unreachable_once(stored_events, **kwargs):
         tries.append(len(stored_events))
-        raise OperationalError("the store is unreachable")
+        if len(tries) == 1:
+            raise OperationalError("the store is unreachable")
+        return insert(stored_events, **kwargs)
 
-    grouped = GroupCommit(unreachable)
+    grouped.insert = unreachable_once
     answers = together(grouped, [stored(ledger, started(n)) for n in range(4)])
     assert all(isinstance(answer, OperationalError) for answer in answers)
+    assert len({id(answer) for answer in answers}) == 4  # each command raises its own error
+    assert all(answer.__cause__ is answers[0].__cause__ is not None for answer in answers)
     assert tries == [4]  # tried once, as one group; not again alone: a write that failed so may have committed
     assert stored_positions(ledger) == {}
+    assert together(grouped, [stored(ledger, started(9))])[0] == [1]  # and the next command is written
+
+
+def test_a_command_whose_greenlet_ends_while_queued_is_never_written(ledger, green):
+    grouped = group_commits(ledger.recorder)
+    aggregates = [started(n) for n in range(3)]
+    batches = [stored(ledger, a) for a in aggregates]
+    greenlets = [gevent.spawn(grouped, batch) for batch in batches]
+    killer = gevent.spawn(lambda: greenlets[2].kill())  # runs while the first gathers the others
+    gevent.joinall([*greenlets, killer], timeout=30)
+    assert [len(g.value) for g in greenlets[:2]] == [1, 1]
+    assert isinstance(greenlets[2].value, gevent.GreenletExit)
+    assert set(stored_positions(ledger)) == {(aggregates[0].id, 1), (aggregates[1].id, 1)}
+    assert grouped._queue == [] and not grouped._leading  # noqa: SLF001 - nothing left behind
+
+
+def test_when_the_writer_ends_before_writing_the_next_command_leads(ledger, green):
+    grouped = group_commits(ledger.recorder)
+    aggregates = [started(n) for n in range(3)]
+    batches = [stored(ledger, a) for a in aggregates]  # mapped first: on PostgreSQL mapping waits for the server
+    greenlets = [gevent.spawn(grouped, batch) for batch in batches]
+    killer = gevent.spawn(lambda: greenlets[0].kill())  # the first is gathering the others
+    gevent.joinall([*greenlets, killer], timeout=30)
+    assert all(g.ready() for g in greenlets)
+    assert isinstance(greenlets[0].value, gevent.GreenletExit)
+    assert [len(g.value) for g in greenlets[1:]] == [1, 1]
+    assert set(stored_positions(ledger)) == {(aggregates[1].id, 1), (aggregates[2].id, 1)}
+    assert (grouped.commands, grouped.transactions) == (2, 1)
+    assert grouped._queue == [] and not grouped._leading  # noqa: SLF001
+
+
+def test_a_writer_that_never_lets_the_loop_go_idle_holds_no_command_for_long(ledger, green):
+    grouped = group_commits(ledger.recorder)
+    stop = gevent.event.Event()
+
+    def busy():  # a long walk that only yields (as one that verifies a whole chain does)
+        while not stop.is_set():
+            gevent.sleep(0)
+
+    walker = gevent.spawn(busy)
+    gevent.sleep(0)
+    begun = time.monotonic()
+    answer = together(grouped, [stored(ledger, started(1))])
+    waited = time.monotonic() - begun
+    stop.set()
+    walker.join()
+    assert answer[0] == [1]
+    assert waited < 1.0  # GATHER_AT_MOST, not until the walk ends (it would never: stop is set after)
 
 
 def test_a_large_queue_is_written_in_groups_of_at_most_max_events(ledger, green):
