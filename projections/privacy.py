@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 import unicodedata
 from copy import deepcopy
 from datetime import datetime
@@ -34,6 +35,9 @@ from projections.queries import LedgerQueries
 
 log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
+# How long an erasure waits for a relationship whose key was made with the person but whose first event is
+# not stored yet (a start committing at this very moment); a start that failed after making its key never is.
+UNBORN_WAIT = 2.0
 
 
 class Privacy:
@@ -151,7 +155,7 @@ class Privacy:
         placeholder = PLACEHOLDER + subject[1:]
         by = Act(principal.id, COORDINATOR, self.ledger.clock())
         first = vault.scopes_of(subject)
-        erased = [rid for rid in map(UUID, first) if self._record_in(rid, participant_id, placeholder, reason, by)]
+        erased, unborn = self._record_each(map(UUID, first), participant_id, placeholder, reason, by)
         delete_snapshots_of(self.ledger.snapshots.recorder, erased)
         with vault.store.transaction(write=True) as cursor:
             if not vault.store.postgres:
@@ -159,9 +163,15 @@ class Privacy:
             cursor.execute(f"DELETE FROM {self.tokens.table} WHERE principal_id = ?", (participant_id,))
             every = vault.forget(participant_id, subject, by=by_subject, reason=reason, relationships=len(erased),
                                  cursor=cursor)
-        # A relationship started with them while this ran: its key is gone with the others; record it too.
-        late = [rid for rid in map(UUID, sorted(set(every) - set(first)))
-                if self._record_in(rid, participant_id, placeholder, reason, by)]
+        # A relationship started with them while this ran (its key is gone with the others), or one whose start
+        # had made its key but not stored its first event yet when it was looked at: record it too, once stored.
+        late, unborn = self._record_each([*unborn, *map(UUID, sorted(set(every) - set(first)))], participant_id,
+                                         placeholder, reason, by)
+        deadline = time.monotonic() + UNBORN_WAIT
+        while unborn and time.monotonic() < deadline:
+            time.sleep(0.02)
+            stored, unborn = self._record_each(unborn, participant_id, placeholder, reason, by)
+            late += stored
         if late:
             delete_snapshots_of(self.ledger.snapshots.recorder, late)
             vault.count_relationships(participant_id, len(erased) + len(late))
@@ -179,14 +189,27 @@ class Privacy:
             return self.ledger.vault.erasure_by_placeholder(participant_id)
         return self.ledger.vault.erasure(participant_id)
 
+    def _record_each(self, relationship_ids: Any, participant_id: str, placeholder: str, reason: str | None,
+                     by: Act) -> tuple[list[UUID], list[UUID]]:
+        """Record the erasure in each relationship: (those it is recorded in, those not stored yet)."""
+        recorded, unborn = [], []
+        for rid in relationship_ids:
+            outcome = self._record_in(rid, participant_id, placeholder, reason, by)
+            if outcome is None:
+                unborn.append(rid)
+            elif outcome:
+                recorded.append(rid)
+        return recorded, unborn
+
     def _record_in(self, relationship_id: UUID, participant_id: str, placeholder: str, reason: str | None,
-                   by: Act) -> bool:
-        """Record the erasure in one relationship (retrying if another write wins); False if it is not theirs."""
+                   by: Act) -> bool | None:
+        """Record the erasure in one relationship (retrying if another write wins); False if it is not theirs,
+        None if its first event is not stored (yet: a start committing now; or never: a start that failed)."""
         for _ in range(20):
             try:
                 relationship = self.ledger.runner.current(relationship_id, fresh=True)
             except errors.NotFoundError:
-                return False  # a key made for a relationship whose first event was never stored
+                return None
             role = relationship.role_of(participant_id) or relationship.role_of(placeholder)
             if role is None or not isinstance(relationship, MentorshipRelationship):
                 return False

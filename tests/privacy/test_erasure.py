@@ -335,3 +335,43 @@ def test_a_snapshot_written_after_an_erasure_deleted_them_does_not_stay(world):
     assert erase(service).status_code == 200
     ledger.take_snapshot(UUID(rid), version)  # the late snapshot, of the version before the erasure
     assert list(ledger.snapshots.recorder.select_events(UUID(rid))) == []
+
+
+def test_a_relationship_started_while_its_participant_is_erased_records_the_erasure_too(sqlite_store, tmp_path,
+                                                                                        monkeypatch):
+    """A start makes its key (linked to the person) before its first event is stored; under group commit a
+    command waits between the two while the worker's other requests run, and across processes a start commits
+    a moment after its key. An erasure running then finds the key but no relationship yet: it must look again,
+    not take it for a key whose start failed, or the relationship would be stored with no erasure in it.
+    (SQLite, where the production server groups commits; greenlets in one thread, as in its workers.)"""
+    import time
+
+    import gevent
+
+    from persistence.group_commit import group_commits
+
+    service = build_service(sqlite_store, tmp_path, PROJECTIONS_MODE="inline")
+    ledger = service.app.extensions["ledger"]
+    group_commits(ledger.recorder)  # as the production server's workers do
+    monkeypatch.setattr(time, "sleep", gevent.sleep)  # as gevent patches it in those workers
+    try:
+        for n in range(6):
+            person = f"mentee-race-{n}"
+            service.start(mentee_id=person)
+            racing = gevent.spawn(service.post, "coordinator", "/v1/relationships", {
+                "program_id": "p", "mentor_id": "mentor-7", "mentee_id": person, "goals": ["Started meanwhile"]})
+            erasure = gevent.spawn(erase, service, participant=person)
+            gevent.joinall([racing, erasure], timeout=30, raise_error=True)
+            assert erasure.value.status_code == 200, erasure.value.json
+            started = racing.value
+            if started.status_code == 201:  # started before the erasure forgot them: recorded in it too
+                assert erasure.value.json["relationships"] == 2 or \
+                    ledger.vault.erasure(person)["relationships"] == 2
+                relationship = ledger.repository.get(UUID(started.json["id"]))
+                assert any(type(event).__name__ == "ParticipantErased" for event in
+                           ledger.events.get(relationship.id)), f"trial {n}: started, erasure not recorded"
+            else:  # or refused, the person being erased already
+                assert started.status_code == 422, started.json
+                assert ledger.vault.erasure(person)["relationships"] == 1
+    finally:
+        ledger.close()
