@@ -105,6 +105,9 @@ class Vault:
         self._lock = threading.Lock()
         self._names: dict[str, str] = {}  # subject hex -> participant id
         self._subjects: dict[str, str] = {}  # participant id -> subject ("~hex")
+        # Subjects looked up and not found: erased (a subject's row is stored before any event names it, and
+        # only an erasure deletes it), so they stay placeholders; looked up again only after an erasure.
+        self._unnamed: set[str] = set()
         self._keys: dict[str, AESGCM | None] = {}  # scope -> its cipher (None: erased)
         self._generation = -1
         self._lookup: bytes | None = None
@@ -185,6 +188,7 @@ class Vault:
         with self._lock:
             self._names.clear()
             self._subjects.clear()
+            self._unnamed.clear()
             self._keys.clear()
             self._opened.clear()
             self._opened_size = 0
@@ -244,7 +248,8 @@ class Vault:
     def names(self, references: Iterable[Any]) -> dict[str, str]:
         """The participant id (or placeholder) of each subject among ``references``; other values as they are."""
         wanted = {ref[1:] for ref in references if isinstance(ref, str) and SUBJECT.match(ref)}
-        missing = [hexa for hexa in wanted if hexa not in self._names]
+        named = {hexa: self._names[hexa] for hexa in wanted if hexa in self._names}
+        missing = [hexa for hexa in wanted if hexa not in named and hexa not in self._unnamed]
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
             with self.store.transaction(write=False) as cursor:
@@ -253,7 +258,11 @@ class Vault:
                 rows = cursor.fetchall()
             for participant_id, subject in rows:
                 self._remember(participant_id, subject)
-        return {"~" + hexa: self._names.get(hexa, PLACEHOLDER + hexa) for hexa in wanted}
+                named[subject[1:]] = participant_id
+            if len(self._unnamed) > 100_000:
+                self._unnamed.clear()
+            self._unnamed.update(hexa for hexa in chunk if hexa not in named)
+        return {"~" + hexa: named.get(hexa, PLACEHOLDER + hexa) for hexa in wanted}
 
     def name(self, reference: Any) -> Any:
         """One reference named (see ``names``)."""

@@ -375,3 +375,37 @@ def test_a_relationship_started_while_its_participant_is_erased_records_the_eras
                 assert ledger.vault.erasure(person)["relationships"] == 1
     finally:
         ledger.close()
+
+
+def test_an_erased_participants_placeholder_is_looked_up_once_not_on_every_page(world):
+    """A subject's row is stored before any event names it and only an erasure deletes it: a subject not
+    found is erased, and stays a placeholder until the next erasure (when everything is looked up again)."""
+    service, rid, _, _ = world
+    assert erase(service).status_code == 200
+    vault = service.app.extensions["ledger"].vault
+    reads = []
+    transaction = vault.store.transaction
+
+    def counted(*args, **kwargs):
+        reads.append(args or kwargs)
+        return transaction(*args, **kwargs)
+
+    vault.store.transaction = counted
+    try:
+        first_page = service.get("coordinator", "/v1/relationships").json
+        looked_up = len(reads)
+        pages = [service.get("coordinator", "/v1/relationships").json for _ in range(2)]
+        assert pages == [first_page, first_page] and len(reads) == looked_up  # the store not asked again
+        placeholder = next(i["mentee_id"] for i in first_page["items"] if i["mentee_id"].startswith("erased:"))
+        subject = "~" + placeholder.removeprefix("erased:")
+        first = len(reads)
+        assert vault.names([subject, "mentor-7"]) == {subject: placeholder}
+        assert len(reads) == first  # not looked up again
+        named = vault.names([vault.subject_of("mentee-13")])
+        assert list(named.values()) == ["mentee-13"]  # the living are still named
+        vault.refresh(vault._generation + 1)  # noqa: SLF001 - as after another erasure: looked up once more
+        looked = len(reads)
+        assert vault.names([subject]) == {subject: placeholder}
+        assert len(reads) == looked + 1
+    finally:
+        vault.store.transaction = transaction
