@@ -150,6 +150,9 @@ class Privacy:
             return self._erase(principal, participant_id, subject or "~" + secrets.token_hex(16), reason)
 
     def _erase(self, principal: Principal, participant_id: str, subject: str, reason: str | None) -> dict[str, Any]:
+        # An erasure runs long (a relationship at a time): the store's position read with its token ages while
+        # it does, so each relationship is read as stored, not as held as of that position.
+        self.ledger.runner.distrust_position()
         vault = self.ledger.vault
         by_subject = vault.subject_for(principal.id)  # (outside the transaction below: it may write)
         placeholder = PLACEHOLDER + subject[1:]
@@ -214,11 +217,14 @@ class Privacy:
             if role is None or not isinstance(relationship, MentorshipRelationship):
                 return False
             changed = deepcopy(relationship)
-            if not changed.erase_participant(role=role, placeholder=placeholder, reason=reason, by=by):
+            # Stamped when recorded, not when the erasure began: never before the relationship's newest event.
+            now = Act(by.actor, by.role, self.ledger.clock())
+            if not changed.erase_participant(role=role, placeholder=placeholder, reason=reason, by=now):
                 return True
             try:
                 self.ledger.save(changed)
             except RecordConflictError:
+                self.ledger.runner.distrust_position()  # another write won: read it from the store
                 continue
             return True
         raise errors.ConcurrentCommandsError("The relationship kept changing; try the erasure again.")

@@ -368,8 +368,11 @@ def test_a_relationship_started_while_its_participant_is_erased_records_the_eras
                 assert erasure.value.json["relationships"] == 2 or \
                     ledger.vault.erasure(person)["relationships"] == 2
                 relationship = ledger.repository.get(UUID(started.json["id"]))
-                assert any(type(event).__name__ == "ParticipantErased" for event in
-                           ledger.events.get(relationship.id)), f"trial {n}: started, erasure not recorded"
+                events = list(ledger.events.get(relationship.id))
+                assert any(type(event).__name__ == "ParticipantErased" for event in events), \
+                    f"trial {n}: started, erasure not recorded"
+                stamps = [event.timestamp for event in events]
+                assert stamps == sorted(stamps), f"trial {n}: the erasure is stamped before the start"
             else:  # or refused, the person being erased already
                 assert started.status_code == 422, started.json
                 assert ledger.vault.erasure(person)["relationships"] == 1
@@ -409,3 +412,39 @@ def test_an_erased_participants_placeholder_is_looked_up_once_not_on_every_page(
         assert len(reads) == looked + 1
     finally:
         vault.store.transaction = transaction
+
+
+def test_an_erasure_reads_each_relationship_as_stored_not_as_held_when_it_began(world, store, tmp_path):
+    """Another process writes to a relationship while the erasure runs, after its request read the store's
+    position: the copy held as of that position is stale, and deciding on it would lose the race every time (20
+    tries, then 409, the erasure recorded in some relationships and not others). And the erasure is stamped
+    when recorded in each relationship, never before the relationship's newest event."""
+    from domain.ledger import MentorshipLedger
+    from domain.principal import Principal
+    from persistence.config import store_env
+
+    service, rid, _, _ = world
+    ledger, privacy = service.app.extensions["ledger"], service.app.extensions["privacy"]
+    ledger.refresh(position=ledger.position())  # as a request does, with its token
+    ledger.runner.current(UUID(rid), fresh=True)  # held, up to date as of that position
+    other = MentorshipLedger(env={**store_env(store.database_url, str(tmp_path)), **store.extra_env,
+                                  "INSTANCE_PATH": service.app.instance_path}, clock=service.app.config["CLOCK"])
+    current, written = ledger.runner.current, []
+
+    def another_process_writes_first(relationship_id, **kwargs):
+        if relationship_id == UUID(rid) and not written:  # the erasure has begun: now the other process writes
+            written.append(other.give_feedback(Principal("mentor-7", "participant"), UUID(rid),
+                                               content="Meanwhile, elsewhere", kind="general",
+                                               skills=["listening"], action_items=[]))
+        return current(relationship_id, **kwargs)
+
+    ledger.runner.current = another_process_writes_first
+    try:
+        answer = privacy.erase(Principal("ada", "coordinator"), ERASED_ID)
+    finally:
+        ledger.runner.current = current
+        other.close()
+    assert written and answer["relationships"] == 1
+    events = list(ledger.events.get(UUID(rid)))
+    assert [type(e).__name__ for e in events[-2:]] == ["FeedbackGiven", "ParticipantErased"]
+    assert events[-1].timestamp >= events[-2].timestamp
