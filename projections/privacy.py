@@ -156,7 +156,7 @@ class Privacy:
         vault = self.ledger.vault
         by_subject = vault.subject_for(principal.id)  # (outside the transaction below: it may write)
         placeholder = PLACEHOLDER + subject[1:]
-        by = Act(principal.id, COORDINATOR, self.ledger.clock())
+        by = principal.id
         first = vault.scopes_of(subject)
         erased, unborn = self._record_each(map(UUID, first), participant_id, placeholder, reason, by)
         delete_snapshots_of(self.ledger.snapshots.recorder, erased)
@@ -193,7 +193,7 @@ class Privacy:
         return self.ledger.vault.erasure(participant_id)
 
     def _record_each(self, relationship_ids: Any, participant_id: str, placeholder: str, reason: str | None,
-                     by: Act) -> tuple[list[UUID], list[UUID]]:
+                     by: str) -> tuple[list[UUID], list[UUID]]:
         """Record the erasure in each relationship: (those it is recorded in, those not stored yet)."""
         recorded, unborn = [], []
         for rid in relationship_ids:
@@ -205,9 +205,10 @@ class Privacy:
         return recorded, unborn
 
     def _record_in(self, relationship_id: UUID, participant_id: str, placeholder: str, reason: str | None,
-                   by: Act) -> bool | None:
-        """Record the erasure in one relationship (retrying if another write wins); False if it is not theirs,
-        None if its first event is not stored (yet: a start committing now; or never: a start that failed)."""
+                   by: str) -> bool | None:
+        """Record the erasure (by the coordinator ``by``) in one relationship, retrying if another write wins;
+        False if it is not theirs, None if its first event is not stored (yet: a start committing now; or
+        never: a start that failed)."""
         for _ in range(20):
             try:
                 relationship = self.ledger.runner.current(relationship_id, fresh=True)
@@ -218,13 +219,12 @@ class Privacy:
                 return False
             changed = deepcopy(relationship)
             # Stamped when recorded, not when the erasure began: never before the relationship's newest event.
-            now = Act(by.actor, by.role, self.ledger.clock())
+            now = Act(by, COORDINATOR, self.ledger.clock())
             if not changed.erase_participant(role=role, placeholder=placeholder, reason=reason, by=now):
                 return True
             try:
                 self.ledger.save(changed)
-            except RecordConflictError:
-                self.ledger.runner.distrust_position()  # another write won: read it from the store
+            except RecordConflictError:  # another write won: read as stored again (see _erase)
                 continue
             return True
         raise errors.ConcurrentCommandsError("The relationship kept changing; try the erasure again.")
