@@ -14,7 +14,7 @@ from api import auth, docs, http, pages
 from api.cli import audit_cli, demo_cli, privacy_cli, projections_cli, tokens_cli
 from api.errors import PROBLEM_JSON, register_error_handlers
 from api.limits import CommandLimiter
-from api.openapi import RETRY_AFTER, ContractHeaders
+from api.openapi import RETRY_AFTER_OF, ContractHeaders
 from api.schemas.common import ProblemSchema
 from api.settings import from_environment
 from domain.ledger import MentorshipLedger, utc_now
@@ -51,8 +51,8 @@ class LedgerApi(Api):
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
-            if status in (429, 503):
-                response["headers"] = {"Retry-After": RETRY_AFTER}
+            if str(int(status)) in RETRY_AFTER_OF:
+                response["headers"] = {"Retry-After": RETRY_AFTER_OF[str(int(status))]}
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
 

@@ -121,10 +121,12 @@ def _family(error: errors.LedgerError) -> tuple[int, str]:
 
 
 def handle_ledger_error(error: errors.LedgerError) -> Response:
-    """The family of a domain error decides its status; an error about one input names it, as validation does."""
+    """The family of a domain error decides its status; an error about one input names it, as validation does;
+    one that contention caused says when to try again (Retry-After)."""
     status, slug = _family(error)
     extra = {"errors": {error.field: [str(error)]}} if error.field else {}
-    return problem(status, str(error), title=error.title, slug=slug, **extra)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return problem(status, str(error), title=error.title, slug=slug, headers=headers, **extra)
 
 
 def handle_store_error(error: PersistenceError) -> Response:

@@ -30,6 +30,12 @@ ANSWER_HEADERS = {
 }
 LOCATION = {"description": "Where the created resource is read.", "schema": {"type": "string"}}
 RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
+# The answers that say when to try again: 429 and 503 always, 409 only when contention refused the command.
+RETRY_AFTER_OF = {
+    "409": {"description": "Only on contention (other commands kept changing the relationship): seconds to wait "
+                           "before sending the same request again.", "schema": {"type": "integer"}},
+    "429": RETRY_AFTER, "503": RETRY_AFTER,
+}
 EXPORTS = {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}
 
 
@@ -47,8 +53,8 @@ def problem_response(status: str, name: str) -> dict[str, Any]:
         name.replace("_", " ").capitalize() + " (problem details)"
     answer: dict[str, Any] = {"description": description,
                               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    if status in ("429", "503"):
-        answer["headers"] = {"Retry-After": RETRY_AFTER}
+    if status in RETRY_AFTER_OF:
+        answer["headers"] = {"Retry-After": RETRY_AFTER_OF[status]}
     return answer
 
 

@@ -10,6 +10,9 @@ class LedgerError(Exception):
     """Base of every error the mentorship ledger raises on purpose; ``field`` names the input at fault."""
 
     title = "Ledger error"
+    # Seconds after which the same request may well succeed (contention, not the request): answered as
+    # Retry-After. None: sending it again unchanged would be refused again.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -140,6 +143,7 @@ class ConcurrentCommandsError(RuleBrokenError):
     """Other commands kept changing the relationship while this one was retried."""
 
     title = "Too many concurrent commands"
+    retry_after = 1
 
 
 class ErasedParticipantError(RuleBrokenError):

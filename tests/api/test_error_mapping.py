@@ -6,7 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, ProgrammingError
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    RecordConflictError,
+)
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -21,6 +27,7 @@ from werkzeug.exceptions import (
 from api import errors as api_errors
 from api.errors import flatten_validation_messages, handle_http_exception, handle_ledger_error, problem
 from domain import errors
+from domain.commands import CommandRunner
 from projections.service import ProjectionsNotCaughtUpError
 
 PROBLEM = "application/problem+json"
@@ -220,6 +227,17 @@ def test_a_domain_error_is_answered_by_its_family_with_its_own_title(error_class
                                  "detail": "What went wrong, in words."}
 
 
+@pytest.mark.parametrize("error_class, status, slug", DOMAIN_CONTRACT, ids=[c[0].__name__ for c in DOMAIN_CONTRACT])
+def test_only_contention_says_when_to_try_again(error_class, status, slug):
+    """A command that lost every race on its relationship (others kept changing it) is refused for contention,
+    not for what it asked: Retry-After says the same request may be sent again. No other refusal says so."""
+    headers = handle_ledger_error(error_class("What went wrong, in words.")).headers
+    if error_class is errors.ConcurrentCommandsError:
+        assert headers["Retry-After"] == "1"
+    else:
+        assert "Retry-After" not in headers
+
+
 def test_a_domain_error_about_one_input_names_it_in_errors():
     error = errors.InvalidCommandError("A check-in cannot be held in the future.", field="held_on")
     assert body_of(handle_ledger_error(error)) == {
@@ -253,6 +271,25 @@ def test_a_role_that_may_not_act_is_forbidden(sqlite_service):
     assert (response.status_code, body_of(response)) == (403, {
         "type": URN + "forbidden", "title": "Not permitted", "status": 403,
         "detail": "A coordinator may not give feedback here."})
+
+
+def test_a_command_that_loses_every_race_is_told_to_try_again_and_nothing_is_stored(sqlite_service, monkeypatch):
+    """Other writers won every try on the relationship (as when many clients write to one at once): contention,
+    answered 409 with Retry-After, and the relationship as it was."""
+    rid = sqlite_service.start()["id"]
+    before = sqlite_service.get("coordinator", f"/v1/relationships/{rid}").headers["ETag"]
+
+    def another_write_won(*_args, **_kwargs):
+        raise RecordConflictError("another write took this version")
+
+    monkeypatch.setattr(CommandRunner, "max_attempts", 3)
+    monkeypatch.setattr(type(sqlite_service.app.extensions["ledger"]), "save", another_write_won)
+    response = sqlite_service.post("mentor", f"/v1/relationships/{rid}/feedback", {"content": "Clear.", "kind": "general"})
+    assert (response.status_code, response.headers.get("Retry-After"), body_of(response)) == (409, "1", {
+        "type": URN + "rule-broken", "title": "Too many concurrent commands", "status": 409,
+        "detail": "The relationship kept changing; try again."})
+    monkeypatch.undo()
+    assert sqlite_service.get("coordinator", f"/v1/relationships/{rid}").headers["ETag"] == before
 
 
 def test_an_unknown_route_is_not_found(sqlite_service):
