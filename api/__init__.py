@@ -80,6 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["projections"] = projections
     app.extensions["queries"] = LedgerQueries(ledger, projections)
     app.extensions["privacy"] = Privacy(ledger, app.extensions["queries"], app.extensions["tokens"])
+    app.extensions["privacy"].finish_pending_soon()  # an erasure a stopped process left midway
     app.extensions["limiter"] = CommandLimiter(app.config["COMMANDS_PER_MINUTE"], app.config["COMMAND_BURST"])
     if not app.config["PROJECTIONS_MODE"]:
         app.config["PROJECTIONS_MODE"] = "inline" if app.config["STORE_KIND"] == "sqlite" else "worker"

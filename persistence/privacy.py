@@ -76,6 +76,10 @@ TABLES = {
     # One row per erasure, found again by a keyed hash of the id (never the id): who, when, why, how many.
     "privacy_erasures": ("mac TEXT PRIMARY KEY, placeholder TEXT NOT NULL, erased_at TEXT NOT NULL, "
                          "relationships INTEGER NOT NULL, erased_by TEXT NOT NULL, reason TEXT"),
+    # An erasure begun and not yet finished (the process running it stopped midway): finished by the next
+    # process to start. Deleted in the transaction that forgets the id (which privacy_subjects holds until then).
+    "privacy_pending_erasures": ("participant_id TEXT PRIMARY KEY, subject TEXT NOT NULL, erased_by TEXT NOT NULL, "
+                                 "reason TEXT"),
 }
 
 
@@ -432,6 +436,25 @@ class Vault:
         return {"placeholder": row[0], "erased_at": row[1], "relationships": row[2], "erased_by": row[3],
                 "reason": row[4]}
 
+    def pend(self, participant_id: str, subject: str, *, by: str, reason: str | None, cursor: Any) -> str:
+        """Note an erasure as begun (in the caller's transaction); the subject it erases: the one noted when it
+        was first begun, if it was and is not finished yet."""
+        cursor.execute(f"INSERT INTO {self.store.table('privacy_pending_erasures')} "
+                       "(participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject, by, reason))
+        cursor.execute(f"SELECT subject FROM {self.store.table('privacy_pending_erasures')} WHERE participant_id = ?",
+                       (participant_id,))
+        return cursor.fetchone()[0]
+
+    def pending(self, participant_id: str | None = None) -> list[tuple[str, str, str, str | None]]:
+        """Erasures begun and not finished (of ``participant_id`` only, if given): (participant id, subject, who
+        asked, reason)."""
+        where, params = ("WHERE participant_id = ?", (participant_id,)) if participant_id is not None else ("", ())
+        with self.store.transaction(write=False) as cursor:
+            cursor.execute(f"SELECT participant_id, subject, erased_by, reason FROM "
+                           f"{self.store.table('privacy_pending_erasures')} {where} ORDER BY participant_id", params)
+            return [tuple(row) for row in cursor.fetchall()]
+
     def scopes_of(self, subject: str) -> list[str]:
         with self.store.transaction(write=False) as cursor:
             cursor.execute(f"SELECT scope FROM {self.store.table('privacy_links')} WHERE subject = ? ORDER BY scope",
@@ -446,6 +469,8 @@ class Vault:
         erased_at = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         placeholder = PLACEHOLDER + subject[1:]
         cursor.execute(f"DELETE FROM {self.store.table('privacy_subjects')} WHERE participant_id = ?",
+                       (participant_id,))
+        cursor.execute(f"DELETE FROM {self.store.table('privacy_pending_erasures')} WHERE participant_id = ?",
                        (participant_id,))
         cursor.execute(f"SELECT scope FROM {self.store.table('privacy_links')} WHERE subject = ? ORDER BY scope",
                        (subject,))

@@ -120,7 +120,8 @@ class Privacy:
         before the body is read."""
         vault = self.ledger.vault
         known = (self.erased(participant_id) is not None or (not ERASED.match(participant_id) and (
-            vault.subject_of(participant_id) is not None or bool(self.tokens.of(participant_id)))))
+            vault.subject_of(participant_id) is not None or bool(self.tokens.of(participant_id))
+            or bool(vault.pending(participant_id)))))
         if not known:
             raise errors.NotFoundError("No such participant.")
         if principal.role != COORDINATOR:
@@ -141,7 +142,7 @@ class Privacy:
                 "This store was written before the privacy scheme: migrate it first "
                 "(flask --app wsgi privacy migrate --to <new DATABASE_URL>, see the README).")
         subject = vault.subject_of(participant_id)
-        if subject is None and not self.tokens.of(participant_id):
+        if subject is None and not self.tokens.of(participant_id) and not vault.pending(participant_id):
             raise errors.NotFoundError("No such participant.")
         if reason and _names(reason, participant_id):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
@@ -149,14 +150,51 @@ class Privacy:
         with self._one_at_a_time:
             return self._erase(principal, participant_id, subject or "~" + secrets.token_hex(16), reason)
 
+    def finish_pending_soon(self) -> None:
+        """``finish_pending`` on a thread of its own (a greenlet under gevent), if there is anything to finish:
+        a process starts serving at once, however long the erasures take."""
+        vault = self.ledger.vault
+        if not vault.private or not vault.pending():
+            return
+
+        def finish() -> None:
+            try:
+                log.info("finished %d interrupted erasures", self.finish_pending())
+            except Exception:  # noqa: BLE001 - left pending: the next process to start, or asking again, finishes it
+                log.warning("interrupted erasures could not be finished", exc_info=True)
+
+        threading.Thread(target=finish, name="pending-erasures", daemon=True).start()
+
+    def finish_pending(self) -> int:
+        """Finish the erasures begun and not finished (the process running one stopped midway: they are
+        recorded in some of the person's relationships and not yet in the vault), as the coordinator who asked
+        for each; how many were finished. One process at a time (the others find nothing left to do)."""
+        vault = self.ledger.vault
+        if not vault.private or not vault.pending():
+            return 0
+        finished = 0
+        with vault.store.exclusive("pending erasures"), self._one_at_a_time:
+            for participant_id, subject, by, reason in vault.pending():
+                if self.erased(participant_id) is None:  # (not finished meanwhile by someone asking again)
+                    self._erase(Principal(by, COORDINATOR), participant_id, subject, reason)
+                    finished += 1
+        return finished
+
     def _erase(self, principal: Principal, participant_id: str, subject: str, reason: str | None) -> dict[str, Any]:
         # An erasure runs long (a relationship at a time): the store's position read with its token ages while
         # it does, so each relationship is read as stored, not as held as of that position.
         self.ledger.runner.distrust_position()
         vault = self.ledger.vault
         by_subject = vault.subject_for(principal.id)  # (outside the transaction below: it may write)
-        placeholder = PLACEHOLDER + subject[1:]
         by = principal.id
+        # First, durably: the erasure is begun (if this process stops midway, the next one to start finishes
+        # it) and the person's tokens are gone (from now on, not only once every relationship is done).
+        with vault.store.transaction(write=True) as cursor:
+            if not vault.store.postgres:
+                cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(f"DELETE FROM {self.tokens.table} WHERE principal_id = ?", (participant_id,))
+            subject = vault.pend(participant_id, subject, by=by, reason=reason, cursor=cursor)
+        placeholder = PLACEHOLDER + subject[1:]
         first = vault.scopes_of(subject)
         erased, unborn = self._record_each(map(UUID, first), participant_id, placeholder, reason, by)
         delete_snapshots_of(self.ledger.snapshots.recorder, erased)

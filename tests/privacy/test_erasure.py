@@ -4,6 +4,7 @@ record still verifies; the export holds everything about the person and nothing 
 from __future__ import annotations
 
 import json
+import time
 import shutil
 import subprocess  # nosec B404 - pg_dump, with fixed arguments
 from pathlib import Path
@@ -448,3 +449,64 @@ def test_an_erasure_reads_each_relationship_as_stored_not_as_held_when_it_began(
     events = list(ledger.events.get(UUID(rid)))
     assert [type(e).__name__ for e in events[-2:]] == ["FeedbackGiven", "ParticipantErased"]
     assert events[-1].timestamp >= events[-2].timestamp
+
+
+class Stopped(BaseException):
+    """The process stopping in the middle of an erasure (killed), as the erasure's own code meets it."""
+
+
+def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(world, store, tmp_path, monkeypatch):
+    """An erasure records itself in each of the person's relationships, then forgets them in the vault. A
+    process stopped between the two left the person erased in some relationships only, and their token,
+    export and other relationships working until someone asked again. The erasure is noted as begun first,
+    with their tokens gone at once, and the next process to start finishes it: every relationship, one
+    placeholder, the same answer as if it had never stopped."""
+    from api import create_app
+    from projections.privacy import Privacy
+    from tests.support import SteppingClock
+
+    service, rid, _, _ = world
+    second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
+    record_in, recorded = Privacy._record_in, []
+
+    def stopped_after_one(self, relationship_id, *args, **kwargs):
+        if recorded:
+            raise Stopped
+        recorded.append(str(relationship_id))
+        return record_in(self, relationship_id, *args, **kwargs)
+
+    monkeypatch.setattr(Privacy, "_record_in", stopped_after_one)
+    with pytest.raises(Stopped):
+        erase(service, reason="Asked to leave the program")
+    monkeypatch.undo()
+    assert service.get("mentee", f"/v1/relationships/{rid}").status_code == 401  # their token: gone already
+    assert [p[0] for p in service.app.extensions["ledger"].vault.pending()] == [ERASED_ID]
+    (done,) = recorded
+    (left,) = {rid, second} - {done}
+    ledger = service.app.extensions["ledger"]
+
+    def erasure_recorded(relationship_id: str) -> bool:
+        return any(type(e).__name__ == "ParticipantErased" for e in ledger.events.get(UUID(relationship_id)))
+
+    assert (erasure_recorded(done), erasure_recorded(left)) == (True, False)
+
+    restarted = create_app({"TESTING": True, "DATABASE_URL": store.database_url, "STORE_ENV": store.extra_env,
+                            "CLOCK": SteppingClock(), "PROJECTIONS_MODE": "inline"})
+    try:
+        vault = restarted.extensions["ledger"].vault
+        deadline = time.monotonic() + 30
+        while vault.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert vault.pending() == []
+        client = restarted.test_client()
+        coordinator = {"Authorization": f"Bearer {restarted.extensions['tokens'].issue('ada', 'coordinator')}"}
+        answer = client.post(f"/v1/participants/{ERASED_ID}/erasure", headers=coordinator)
+        assert answer.status_code == 200, answer.json
+        assert answer.json["relationships"] == 2
+        placeholders = {client.get(f"/v1/relationships/{r}", headers=coordinator).json["mentee_id"]
+                        for r in (rid, second)}
+        assert len(placeholders) == 1 and placeholders.pop().startswith("erased:")
+        assert vault.erasure(ERASED_ID)["reason"] == "Asked to leave the program"
+        assert erasure_recorded(left)
+    finally:
+        restarted.extensions["ledger"].close()
