@@ -8,12 +8,6 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-# Each worker listens on a socket of its own on the same port (SO_REUSEPORT), and the kernel spreads new
-# connections over them evenly. On one shared socket, the worker that wakes first takes a burst of new
-# connections, and keep-alive clients (nginx's upstream pool, a dashboard's HTTP client) then stay on it:
-# measured, 8 connections opened at once all went to one of the two workers in 4 of 5 tries, the other
-# core idle. Not for a Unix socket (each worker would replace the others' file).
-reuse_port = not bind.startswith(("unix:", "fd://"))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "api.serving.ProblemGeventWorker")
 # Connections one worker holds at once (slow ones included); beyond it, new ones wait in the listen backlog.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
