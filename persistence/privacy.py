@@ -77,7 +77,8 @@ TABLES = {
     "privacy_erasures": ("mac TEXT PRIMARY KEY, placeholder TEXT NOT NULL, erased_at TEXT NOT NULL, "
                          "relationships INTEGER NOT NULL, erased_by TEXT NOT NULL, reason TEXT"),
     # An erasure begun and not yet finished (the process running it stopped midway): finished by the next
-    # process to start. Deleted in the transaction that forgets the id (which privacy_subjects holds until then).
+    # process to start. Deleted in the transaction that forgets the id (which privacy_subjects holds until
+    # then). Who asked is kept as their subject, never their id (they may be erased meanwhile).
     "privacy_pending_erasures": ("participant_id TEXT PRIMARY KEY, subject TEXT NOT NULL, erased_by TEXT NOT NULL, "
                                  "reason TEXT"),
 }
@@ -436,19 +437,33 @@ class Vault:
         return {"placeholder": row[0], "erased_at": row[1], "relationships": row[2], "erased_by": row[3],
                 "reason": row[4]}
 
-    def pend(self, participant_id: str, subject: str, *, by: str, reason: str | None, cursor: Any) -> str:
-        """Note an erasure as begun (in the caller's transaction); the subject it erases: the one noted when it
-        was first begun, if it was and is not finished yet."""
+    def pend(self, participant_id: str, subject: str, *, by: str, reason: str | None, cursor: Any
+             ) -> tuple[str, str, str | None] | None:
+        """Note an erasure as begun, by the subject ``by`` (in the caller's transaction): the erasure to carry
+        out, (subject, by, reason), as first noted if it was and is not finished (asking again carries out the
+        first request); None if the id is erased already."""
+        cursor.execute(f"SELECT 1 FROM {self.store.table('privacy_erasures')} WHERE mac = ?", (self.mac(participant_id),))
+        if cursor.fetchone() is not None:
+            return None
         cursor.execute(f"INSERT INTO {self.store.table('privacy_pending_erasures')} "
                        "(participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject, by, reason))
-        cursor.execute(f"SELECT subject FROM {self.store.table('privacy_pending_erasures')} WHERE participant_id = ?",
-                       (participant_id,))
-        return cursor.fetchone()[0]
+        cursor.execute(f"SELECT subject, erased_by, reason FROM {self.store.table('privacy_pending_erasures')} "
+                       "WHERE participant_id = ?", (participant_id,))
+        row = cursor.fetchone()
+        return None if row is None else (row[0], row[1], row[2])  # None: finished by another process just now
+
+    def unpend(self, participant_id: str) -> None:
+        """Drop the note of an erasure found finished (the id is erased)."""
+        with self.store.transaction(write=True) as cursor:
+            if not self.store.postgres:
+                cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(f"DELETE FROM {self.store.table('privacy_pending_erasures')} WHERE participant_id = ?",
+                           (participant_id,))
 
     def pending(self, participant_id: str | None = None) -> list[tuple[str, str, str, str | None]]:
-        """Erasures begun and not finished (of ``participant_id`` only, if given): (participant id, subject, who
-        asked, reason)."""
+        """Erasures begun and not finished (of ``participant_id`` only, if given): (participant id, subject, the
+        subject of who asked, reason)."""
         where, params = ("WHERE participant_id = ?", (participant_id,)) if participant_id is not None else ("", ())
         with self.store.transaction(write=False) as cursor:
             cursor.execute(f"SELECT participant_id, subject, erased_by, reason FROM "

@@ -148,7 +148,11 @@ class Privacy:
             raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
                                              field="reason")
         with self._one_at_a_time:
-            return self._erase(principal, participant_id, subject or "~" + secrets.token_hex(16), reason)
+            done = self.erased(participant_id)  # (by another request of this process while this one waited)
+            if done is not None:
+                return _answer(participant_id, done)
+            return self._erase(vault.subject_for(principal.id), participant_id,
+                               subject or "~" + secrets.token_hex(16), reason)
 
     def finish_pending_soon(self) -> None:
         """``finish_pending`` on a thread of its own (a greenlet under gevent), if there is anything to finish:
@@ -166,34 +170,47 @@ class Privacy:
         threading.Thread(target=finish, name="pending-erasures", daemon=True).start()
 
     def finish_pending(self) -> int:
-        """Finish the erasures begun and not finished (the process running one stopped midway: they are
-        recorded in some of the person's relationships and not yet in the vault), as the coordinator who asked
-        for each; how many were finished. One process at a time (the others find nothing left to do)."""
+        """Finish the erasures begun and not finished (the process running one stopped midway: it is recorded
+        in some of the person's relationships and not yet in the vault), as the coordinator who asked for each;
+        how many were finished. One process at a time: while another holds the lock, nothing (it does them)."""
         vault = self.ledger.vault
         if not vault.private or not vault.pending():
             return 0
         finished = 0
-        with vault.store.exclusive("pending erasures"), self._one_at_a_time:
-            for participant_id, subject, by, reason in vault.pending():
-                if self.erased(participant_id) is None:  # (not finished meanwhile by someone asking again)
-                    self._erase(Principal(by, COORDINATOR), participant_id, subject, reason)
+        with vault.store.exclusive_if_free("pending erasures") as held, self._one_at_a_time:
+            if not held:
+                return 0
+            for participant_id, subject, by_subject, reason in vault.pending():
+                try:
+                    if self.erased(participant_id) is not None:  # finished, and noted again by a late asker
+                        vault.unpend(participant_id)
+                        continue
+                    self._erase(by_subject, participant_id, subject, reason)
                     finished += 1
+                except Exception:  # noqa: BLE001 - this one stays noted (the next start, or asking again); the others go on
+                    log.warning("an interrupted erasure could not be finished", exc_info=True)
         return finished
 
-    def _erase(self, principal: Principal, participant_id: str, subject: str, reason: str | None) -> dict[str, Any]:
+    def _erase(self, by_subject: str, participant_id: str, subject: str, reason: str | None) -> dict[str, Any]:
+        """Erase ``participant_id`` (stored as ``subject``), asked by the coordinator whose subject is ``by_subject``
+        (in this process, one erasure at a time)."""
         # An erasure runs long (a relationship at a time): the store's position read with its token ages while
         # it does, so each relationship is read as stored, not as held as of that position.
         self.ledger.runner.distrust_position()
         vault = self.ledger.vault
-        by_subject = vault.subject_for(principal.id)  # (outside the transaction below: it may write)
-        by = principal.id
-        # First, durably: the erasure is begun (if this process stops midway, the next one to start finishes
-        # it) and the person's tokens are gone (from now on, not only once every relationship is done).
+        # First, durably: the erasure is noted as begun (if this process stops midway, the next one to start
+        # finishes it) and the person's tokens are gone (from now on, not only once every relationship is done).
+        # Asked again while noted, the first request is carried out (its subject, coordinator and reason).
         with vault.store.transaction(write=True) as cursor:
             if not vault.store.postgres:
                 cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute(f"DELETE FROM {self.tokens.table} WHERE principal_id = ?", (participant_id,))
-            subject = vault.pend(participant_id, subject, by=by, reason=reason, cursor=cursor)
+            noted = vault.pend(participant_id, subject, by=by_subject, reason=reason, cursor=cursor)
+        if noted is None:  # erased already (by another process meanwhile)
+            return _answer(participant_id, vault.erasure(participant_id))
+        subject, by_subject, reason = noted
+        # The coordinator as events name actors: their id, or their placeholder if they were erased since.
+        by = vault.name(by_subject)
         placeholder = PLACEHOLDER + subject[1:]
         first = vault.scopes_of(subject)
         erased, unborn = self._record_each(map(UUID, first), participant_id, placeholder, reason, by)

@@ -262,6 +262,32 @@ class ViewStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def exclusive_if_free(self, name: str) -> Iterator[bool]:
+        """``exclusive``, without waiting: the block runs either way, told whether it holds the lock (a wait
+        on a file lock would stop a gevent worker whole)."""
+        if self.postgres:
+            conn = self.datastore.pool.get()
+            try:
+                with conn.raw.cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key(name),))
+                    held = bool(cursor.fetchone()[0])
+                yield held
+            finally:
+                self.datastore.pool.put(conn, broken=True)  # closing the session releases the lock
+            return
+        path = f"{self.datastore.pool.db_name}.{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
+        with open(path, "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def lock_key(self, name: str) -> int:
         """A stable 63-bit number for a name, for PostgreSQL advisory locks."""
         return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF

@@ -455,18 +455,11 @@ class Stopped(BaseException):
     """The process stopping in the middle of an erasure (killed), as the erasure's own code meets it."""
 
 
-def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(world, store, tmp_path, monkeypatch):
-    """An erasure records itself in each of the person's relationships, then forgets them in the vault. A
-    process stopped between the two left the person erased in some relationships only, and their token,
-    export and other relationships working until someone asked again. The erasure is noted as begun first,
-    with their tokens gone at once, and the next process to start finishes it: every relationship, one
-    placeholder, the same answer as if it had never stopped."""
-    from api import create_app
+def stop_after_one_relationship(monkeypatch) -> list[str]:
+    """Erasures from now on stop (``Stopped``) after recording themselves in one relationship; the ids of
+    those they were recorded in."""
     from projections.privacy import Privacy
-    from tests.support import SteppingClock
 
-    service, rid, _, _ = world
-    second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
     record_in, recorded = Privacy._record_in, []
 
     def stopped_after_one(self, relationship_id, *args, **kwargs):
@@ -476,6 +469,21 @@ def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(worl
         return record_in(self, relationship_id, *args, **kwargs)
 
     monkeypatch.setattr(Privacy, "_record_in", stopped_after_one)
+    return recorded
+
+
+def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(world, store, tmp_path, monkeypatch):
+    """An erasure records itself in each of the person's relationships, then forgets them in the vault. A
+    process stopped between the two left the person erased in some relationships only, and their token,
+    export and other relationships working until someone asked again. The erasure is noted as begun first,
+    with their tokens gone at once, and the next process to start finishes it: every relationship, one
+    placeholder, the same answer as if it had never stopped."""
+    from api import create_app
+    from tests.support import SteppingClock
+
+    service, rid, _, _ = world
+    second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
+    recorded = stop_after_one_relationship(monkeypatch)
     with pytest.raises(Stopped):
         erase(service, reason="Asked to leave the program")
     monkeypatch.undo()
@@ -510,3 +518,60 @@ def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(worl
         assert erasure_recorded(left)
     finally:
         restarted.extensions["ledger"].close()
+
+
+def test_an_erasure_left_midway_by_a_coordinator_erased_since_is_finished_in_their_placeholders_name(
+        world, store, tmp_path, monkeypatch):
+    """The note keeps who asked as their subject, never their id: erasing that coordinator afterwards leaves
+    nothing of them in it, and the erasure they began is still finished (recorded as by their placeholder)."""
+    service, rid, _, _ = world
+    tokens = service.app.extensions["tokens"]
+    zelda = {"Authorization": f"Bearer {tokens.issue('coord-zelda-77', 'coordinator')}"}
+    privacy = service.app.extensions["privacy"]
+    stop_after_one_relationship(monkeypatch)
+    service.start(mentor_id="mentor-8", goals=["Public speaking"])
+    with pytest.raises(Stopped):
+        service.client.post(f"/v1/participants/{ERASED_ID}/erasure", headers=zelda)
+    monkeypatch.undo()
+    assert erase(service, participant="coord-zelda-77").status_code == 200
+    assert privacy.finish_pending() == 1
+    assert service.app.extensions["ledger"].vault.pending() == []
+    done = privacy.erased(ERASED_ID)
+    zelda_placeholder = privacy.erased("coord-zelda-77")["placeholder"]
+    assert done["relationships"] == 2 and done["erased_by"] == "~" + zelda_placeholder.split(":")[1]
+    assert b"coord-zelda-77" not in store_bytes(store, tmp_path)
+
+
+def test_a_note_for_someone_erased_already_is_dropped_and_never_made_again(world):
+    """A note left for a person whose erasure was finished (a process of an older release, or one that noted
+    it just after another finished) is dropped by the next finishing round; an erased id is never noted again."""
+    service, _, _, _ = world
+    privacy, vault = service.app.extensions["privacy"], service.app.extensions["ledger"].vault
+    assert erase(service).status_code == 200
+    with vault.store.transaction(write=True) as cursor:
+        assert vault.pend(ERASED_ID, "~" + "0" * 32, by="~" + "1" * 32, reason=None, cursor=cursor) is None
+        cursor.execute(f"INSERT INTO {vault.store.table('privacy_pending_erasures')} "
+                       "(participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?)",
+                       (ERASED_ID, "~" + "0" * 32, "~" + "1" * 32, None))
+    assert [row[0] for row in vault.pending()] == [ERASED_ID]
+    assert privacy.finish_pending() == 0
+    assert vault.pending() == []
+
+
+def test_a_process_finding_another_finishing_the_erasures_does_not_wait_for_it(world, monkeypatch):
+    """Finishing is one process at a time; the others do not wait (a wait on the lock would stop a whole gevent
+    worker): they leave the erasures to the one that holds it."""
+    service, _, _, _ = world
+    privacy, vault = service.app.extensions["privacy"], service.app.extensions["ledger"].vault
+    stop_after_one_relationship(monkeypatch)
+    service.start(mentor_id="mentor-8", goals=["Public speaking"])
+    with pytest.raises(Stopped):
+        erase(service)
+    monkeypatch.undo()
+    with vault.store.exclusive("pending erasures"):  # another process finishing them
+        started = time.monotonic()
+        assert privacy.finish_pending() == 0
+        assert time.monotonic() - started < 2
+        assert [row[0] for row in vault.pending()] == [ERASED_ID]
+    assert privacy.finish_pending() == 1
+    assert vault.pending() == []
