@@ -29,8 +29,12 @@ def issue(role: str, principal: str) -> None:
     """Issue a token; it is printed alone, once, and stored only as a hash."""
     from domain.identifiers import normalised
 
-    if current_app.extensions["ledger"].vault.erasure(normalised(principal)) is not None:
+    vault = current_app.extensions["ledger"].vault
+    if vault.erasure(normalised(principal)) is not None:
         raise click.BadParameter("this participant's personal data was erased: no token is issued for the id",
+                                 param_hint="--principal")
+    if vault.being_erased(normalised(principal)):
+        raise click.BadParameter("this participant's personal data is being erased: no token is issued for the id",
                                  param_hint="--principal")
     try:
         token = current_app.extensions["tokens"].issue(principal, role)

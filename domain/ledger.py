@@ -203,6 +203,8 @@ class MentorshipLedger(History, Application[UUID]):
         for field, participant in (("mentor_id", mentor_id), ("mentee_id", mentee_id)):
             if self.vault.erasure(participant) is not None:
                 raise errors.ErasedParticipantError("This participant's personal data was erased.", field=field)
+            if self.vault.being_erased(participant):
+                raise errors.ErasedParticipantError("This participant's personal data is being erased.", field=field)
         return MentorshipRelationship.start(relationship_id=uuid4(), program_id=program_id, mentor_id=mentor_id,
                                             mentee_id=mentee_id, goals=goals, by=by)
 

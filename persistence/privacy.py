@@ -453,6 +453,11 @@ class Vault:
         row = cursor.fetchone()
         return None if row is None else (row[0], row[1], row[2])  # None: finished by another process just now
 
+    def being_erased(self, participant_id: str) -> bool:
+        """Whether an erasure of this id is noted as begun and not finished (no token is issued to them, and no
+        relationship started with them, meanwhile)."""
+        return bool(self.pending(participant_id))
+
     def unpend(self, participant_id: str) -> None:
         """Drop the note of an erasure found finished (the id is erased)."""
         with self.store.transaction(write=True) as cursor:

@@ -575,3 +575,26 @@ def test_a_process_finding_another_finishing_the_erasures_does_not_wait_for_it(w
         assert [row[0] for row in vault.pending()] == [ERASED_ID]
     assert privacy.finish_pending() == 1
     assert vault.pending() == []
+
+
+def test_while_an_erasure_is_noted_no_token_is_issued_to_them_and_nothing_started_with_them(world, monkeypatch):
+    """Between an erasure stopped midway and the process that finishes it, the person gets no new token and
+    no new relationship (each would carry their id past the erasure's start); others carry on."""
+    service, rid, _, _ = world
+    stop_after_one_relationship(monkeypatch)
+    service.start(mentor_id="mentor-8", goals=["Public speaking"])
+    with pytest.raises(Stopped):
+        erase(service)
+    monkeypatch.undo()
+    started = service.post("coordinator", "/v1/relationships", {
+        "program_id": "p", "mentor_id": "mentor-7", "mentee_id": ERASED_ID, "goals": ["Again"]})
+    assert (started.status_code, started.json["type"].rsplit(":", 1)[1], started.json["errors"]) == (
+        409, "erased-participant", {"mentee_id": ["This participant's personal data is being erased."]})
+    issued = service.app.test_cli_runner().invoke(args=["tokens", "issue", "--role", "participant",
+                                                        "--principal", ERASED_ID])
+    assert issued.exit_code != 0 and "being erased" in issued.output
+    assert service.start(mentee_id="mentee-14")["mentee_id"] == "mentee-14"
+    assert service.app.extensions["privacy"].finish_pending() == 1
+    again = service.post("coordinator", "/v1/relationships", {
+        "program_id": "p", "mentor_id": "mentor-7", "mentee_id": ERASED_ID, "goals": ["Again"]})
+    assert again.status_code == 409 and again.json["detail"] == "This participant's personal data was erased."
