@@ -13,6 +13,9 @@ on each store, with wrk on loopback and the same 64 relationships:
   (the p99 while they still catch up is printed too);
 - API worker RSS < 100 MiB after ``--requests`` mixed requests.
 
+Each run's spread over the workers is printed too (``busier_worker_share_of_cpu``: 0.5 even, 1.0 all on one):
+a run whose connections all went to one worker has its rate halved, whatever the code.
+
 The rebuild target (all four views at 1,000,000 events in <= 60 % of one process's time) is measured by
 ``python -m bench.rebuild --events 1000000``.
 """
@@ -60,6 +63,28 @@ def worker_rss_mib(master_pid: int) -> float:
     return round(largest / 1024, 1)
 
 
+def worker_ticks(master_pid: int) -> dict[int, int]:
+    """CPU ticks (user and system) used so far by each worker process of the gunicorn master."""
+    ticks = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def busier_share(before: dict[int, int], after: dict[int, int]) -> float:
+    """The busier worker's share of the workers' CPU between two ``worker_ticks`` (0.5: evenly spread; 1.0:
+    every connection on one worker, the other core idle, the rate halved)."""
+    used = [after[pid] - before.get(pid, 0) for pid in after]
+    return round(max(used) / sum(used), 2) if sum(used) else 0.0
+
+
 def mixed_script(paths: list[tuple[str, str, str]], body: str) -> str:
     """Reads and commands in turn: (method, path, token) chosen at random."""
     entries = ",".join("{%s,%s,%s}" % (json.dumps(m), json.dumps(p), json.dumps(t)) for m, p, t in paths)
@@ -104,18 +129,29 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
         try:
             # The floor is measured before and after each rate it is compared with (a shared machine's speed
             # moves within minutes): each ratio is against the higher of the two floors around it.
-            floors = [run_wrk(server.url + "/healthz", None, 8, seconds)["requests_per_second"]]
+            # Each run's spread over the two workers: the worker that wakes first can take every connection
+            # of a run (keep-alive), which halves that run's rate (README, "Release 0.3.9").
+            spread: dict[str, float] = {}
+
+            def spread_run(label: str, url: str, script: Path | None, connections: int) -> dict[str, float]:
+                before = worker_ticks(server.process.pid)
+                result = run_wrk(url, script, connections, seconds)
+                spread[label] = busier_share(before, worker_ticks(server.process.pid))
+                return result
+
+            floors = [spread_run("floor_1", server.url + "/healthz", None, 8)["requests_per_second"]]
 
             def between_floors(script: str, connections: int) -> dict[str, float]:
-                result = run_wrk(server.url, work / script, connections, seconds)
-                floors.append(run_wrk(server.url + "/healthz", None, 8, seconds)["requests_per_second"])
+                result = spread_run(script.split(".")[0], server.url, work / script, connections)
+                floors.append(spread_run(f"floor_{len(floors) + 1}", server.url + "/healthz", None, 8)
+                              ["requests_per_second"])
                 # The higher of the two: a floor run whose connections all landed on one worker (the kernel
                 # hands new connections to whichever worker wakes first) halves it, and would flatter a ratio.
                 return {**result, "floor": max(floors[-2], floors[-1])}
 
             read = between_floors("read.lua", 8)
             commands_8 = between_floors("write.lua", 8)
-            commands_32 = run_wrk(server.url, work / "write.lua", 32, seconds)
+            commands_32 = spread_run("write_32", server.url, work / "write.lua", 32)
             # Right after the commands the views are still catching up (on PostgreSQL the worker is behind by
             # seconds of commands): pages are re-scored as each batch lands. Shown, but the target is the
             # page once the views have caught up: the time of day is what it is about.
@@ -142,6 +178,7 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             "health_page_p99_ms_while_views_catch_up": health_catching_up["p99_ms"],
             "seconds_until_views_caught_up": waited,
             "mixed_requests_sent": sent, "worker_rss_mib": rss,
+            "busier_worker_share_of_cpu": spread,
         }
         return {"figures": figures, "targets": verdicts(figures)}
     finally:
