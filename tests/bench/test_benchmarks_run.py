@@ -34,3 +34,14 @@ def test_rebuild_times_view_by_view_one_process_and_two_with_a_verdict():
                                                    "skills_growth"}
     assert result["verdict"] in ("met", "missed")
     assert result["two_processes_share_of_view_by_view"] > 0
+
+
+def test_a_run_whose_connections_all_went_to_one_worker_shows_as_such():
+    """``busier_share``: the busier worker's share of the workers' CPU over a run (0.5 even, 1.0 all on one),
+    workers started meanwhile counted from nothing, a run with no CPU at all 0."""
+    from bench.targets import busier_share
+
+    assert busier_share({1: 100, 2: 100}, {1: 150, 2: 150}) == 0.5
+    assert busier_share({1: 100, 2: 100}, {1: 500, 2: 102}) == 0.99
+    assert busier_share({1: 100}, {1: 100, 2: 40}) == 1.0
+    assert busier_share({1: 5, 2: 5}, {1: 5, 2: 5}) == 0.0
