@@ -29,17 +29,27 @@ def issue(role: str, principal: str) -> None:
     """Issue a token; it is printed alone, once, and stored only as a hash."""
     from domain.identifiers import normalised
 
-    vault = current_app.extensions["ledger"].vault
-    if vault.erasure(normalised(principal)) is not None:
-        raise click.BadParameter("this participant's personal data was erased: no token is issued for the id",
-                                 param_hint="--principal")
-    if vault.being_erased(normalised(principal)):
-        raise click.BadParameter("this participant's personal data is being erased: no token is issued for the id",
-                                 param_hint="--principal")
+    vault, tokens = current_app.extensions["ledger"].vault, current_app.extensions["tokens"]
+
+    def refuse_if_erased(participant_id: str) -> None:
+        # "Being erased" first: an erasure finishing between the two looks is then seen by the second.
+        if vault.being_erased(participant_id):
+            raise click.BadParameter("this participant's personal data is being erased: no token is issued for "
+                                     "the id", param_hint="--principal")
+        if vault.erasure(participant_id) is not None:
+            raise click.BadParameter("this participant's personal data was erased: no token is issued for the id",
+                                     param_hint="--principal")
+
+    refuse_if_erased(normalised(principal))
     try:
-        token = current_app.extensions["tokens"].issue(principal, role)
+        token = tokens.issue(principal, role)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
+    try:  # an erasure begun meanwhile deleted the person's tokens before this one was stored: not this one
+        refuse_if_erased(normalised(principal))
+    except click.BadParameter:
+        tokens.delete_for(normalised(principal))
+        raise
     click.echo(token)
 
 

@@ -598,3 +598,35 @@ def test_while_an_erasure_is_noted_no_token_is_issued_to_them_and_nothing_starte
     again = service.post("coordinator", "/v1/relationships", {
         "program_id": "p", "mentor_id": "mentor-7", "mentee_id": ERASED_ID, "goals": ["Again"]})
     assert again.status_code == 409 and again.json["detail"] == "This participant's personal data was erased."
+
+
+def test_asking_again_while_an_erasure_is_noted_carries_out_the_first_request(world, monkeypatch):
+    service, _, _, _ = world
+    stop_after_one_relationship(monkeypatch)
+    service.start(mentor_id="mentor-8", goals=["Public speaking"])
+    with pytest.raises(Stopped):
+        erase(service, reason="Asked to leave the program")
+    monkeypatch.undo()
+    again = erase(service, reason="Moved to another team")
+    assert (again.status_code, again.json["relationships"]) == (200, 2)
+    assert service.app.extensions["ledger"].vault.erasure(ERASED_ID)["reason"] == "Asked to leave the program"
+
+
+def test_a_token_issued_while_the_person_is_erased_does_not_outlive_the_erasure(world, monkeypatch):
+    """The command line looks for an erasure before it issues a token; one that runs start to finish between
+    that look and the token's insert (another process, or this one's finishing thread) must not leave a
+    working token, nor the id in the store: the token is looked for again and deleted."""
+    from persistence.tokens import TokenStore
+
+    service, _, _, _ = world
+    issue = TokenStore.issue
+
+    def erased_meanwhile(self, principal_id, role):
+        assert erase(service).status_code == 200
+        return issue(self, principal_id, role)
+
+    monkeypatch.setattr(TokenStore, "issue", erased_meanwhile)
+    issued = service.app.test_cli_runner().invoke(args=["tokens", "issue", "--role", "participant",
+                                                        "--principal", ERASED_ID])
+    assert issued.exit_code != 0 and "erased" in issued.output
+    assert service.app.extensions["tokens"].of(ERASED_ID) == []
