@@ -51,8 +51,8 @@ class LedgerApi(Api):
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
-            if str(int(status)) in RETRY_AFTER_OF:
-                response["headers"] = {"Retry-After": RETRY_AFTER_OF[str(int(status))]}
+            if str(status.value) in RETRY_AFTER_OF:
+                response["headers"] = {"Retry-After": RETRY_AFTER_OF[str(status.value)]}
             prepare_response(response, self.spec, PROBLEM_JSON)
             self.spec.components.response(status.name, response, lazy=True)
 

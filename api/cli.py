@@ -32,13 +32,9 @@ def issue(role: str, principal: str) -> None:
     vault, tokens = current_app.extensions["ledger"].vault, current_app.extensions["tokens"]
 
     def refuse_if_erased(participant_id: str) -> None:
-        # "Being erased" first: an erasure finishing between the two looks is then seen by the second.
-        if vault.being_erased(participant_id):
-            raise click.BadParameter("this participant's personal data is being erased: no token is issued for "
-                                     "the id", param_hint="--principal")
-        if vault.erasure(participant_id) is not None:
-            raise click.BadParameter("this participant's personal data was erased: no token is issued for the id",
-                                     param_hint="--principal")
+        refusal = vault.erasure_refusal(participant_id)
+        if refusal is not None:
+            raise click.BadParameter(f"{refusal} No token is issued for the id.", param_hint="--principal")
 
     refuse_if_erased(normalised(principal))
     try:

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -44,18 +45,26 @@ TARGETS = {"reads_share_of_floor": 0.40, "commands_share_of_floor": 0.25, "comma
            "health_page_p99_ms": 20.0, "worker_rss_mib": 100.0}
 
 
-def worker_rss_mib(master_pid: int) -> float:
-    """The largest resident set of the gunicorn master's worker processes, in MiB."""
-    largest = 0
+def _workers(master_pid: int) -> Iterator[tuple[Path, list[str]]]:
+    """Each worker process of the gunicorn master: its /proc entry and the fields of its stat after the name."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
+        if int(fields[1]) == master_pid:
+            yield entry, fields
+
+
+def worker_rss_mib(master_pid: int) -> float:
+    """The largest resident set of the gunicorn master's worker processes, in MiB."""
+    largest = 0
+    for entry, _ in _workers(master_pid):
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
             continue
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
@@ -65,17 +74,7 @@ def worker_rss_mib(master_pid: int) -> float:
 
 def worker_ticks(master_pid: int) -> dict[int, int]:
     """CPU ticks (user and system) used so far by each worker process of the gunicorn master."""
-    ticks = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master_pid:
-            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
-    return ticks
+    return {int(entry.name): int(fields[11]) + int(fields[12]) for entry, fields in _workers(master_pid)}
 
 
 def busier_share(before: dict[int, int], after: dict[int, int]) -> float:

@@ -201,10 +201,9 @@ class MentorshipLedger(History, Application[UUID]):
                            goals: list[str]) -> MentorshipRelationship:
         """A coordinator pairs a mentor and a mentee in a program."""
         for field, participant in (("mentor_id", mentor_id), ("mentee_id", mentee_id)):
-            if self.vault.erasure(participant) is not None:
-                raise errors.ErasedParticipantError("This participant's personal data was erased.", field=field)
-            if self.vault.being_erased(participant):
-                raise errors.ErasedParticipantError("This participant's personal data is being erased.", field=field)
+            refusal = self.vault.erasure_refusal(participant)
+            if refusal is not None:
+                raise errors.ErasedParticipantError(refusal, field=field)
         return MentorshipRelationship.start(relationship_id=uuid4(), program_id=program_id, mentor_id=mentor_id,
                                             mentee_id=mentee_id, goals=goals, by=by)
 

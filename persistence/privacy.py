@@ -454,9 +454,17 @@ class Vault:
         return None if row is None else (row[0], row[1], row[2])  # None: finished by another process just now
 
     def being_erased(self, participant_id: str) -> bool:
-        """Whether an erasure of this id is noted as begun and not finished (no token is issued to them, and no
-        relationship started with them, meanwhile)."""
+        """Whether an erasure of this id is noted as begun and not finished."""
         return bool(self.pending(participant_id))
+
+    def erasure_refusal(self, participant_id: str) -> str | None:
+        """Why this id may be given nothing new (no token, no relationship), or None: its erasure is being made
+        or was made. Noted first: an erasure finishing between the two looks is seen by the second."""
+        if self.being_erased(participant_id):
+            return "This participant's personal data is being erased."
+        if self.erasure(participant_id) is not None:
+            return "This participant's personal data was erased."
+        return None
 
     def unpend(self, participant_id: str) -> None:
         """Drop the note of an erasure found finished (the id is erased)."""

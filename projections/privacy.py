@@ -121,7 +121,7 @@ class Privacy:
         vault = self.ledger.vault
         known = (self.erased(participant_id) is not None or (not ERASED.match(participant_id) and (
             vault.subject_of(participant_id) is not None or bool(self.tokens.of(participant_id))
-            or bool(vault.pending(participant_id)))))
+            or vault.being_erased(participant_id))))
         if not known:
             raise errors.NotFoundError("No such participant.")
         if principal.role != COORDINATOR:
@@ -142,7 +142,7 @@ class Privacy:
                 "This store was written before the privacy scheme: migrate it first "
                 "(flask --app wsgi privacy migrate --to <new DATABASE_URL>, see the README).")
         subject = vault.subject_of(participant_id)
-        if subject is None and not self.tokens.of(participant_id) and not vault.pending(participant_id):
+        if subject is None and not self.tokens.of(participant_id) and not vault.being_erased(participant_id):
             raise errors.NotFoundError("No such participant.")
         if reason and _names(reason, participant_id):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
