@@ -258,8 +258,11 @@ class Vault:
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
             with self.store.transaction(write=False) as cursor:
+                # Someone whose erasure has begun is named by their placeholder already.
                 cursor.execute(f"SELECT participant_id, subject FROM {self.store.table('privacy_subjects')} "
-                               f"WHERE subject IN ({', '.join('?' for _ in chunk)})", ["~" + h for h in chunk])
+                               f"WHERE subject IN ({', '.join('?' for _ in chunk)}) AND participant_id NOT IN "
+                               f"(SELECT participant_id FROM {self.store.table('privacy_pending_erasures')})",
+                               ["~" + h for h in chunk])
                 rows = cursor.fetchall()
             for participant_id, subject in rows:
                 self._remember(participant_id, subject)
@@ -445,9 +448,18 @@ class Vault:
         cursor.execute(f"SELECT 1 FROM {self.store.table('privacy_erasures')} WHERE mac = ?", (self.mac(participant_id),))
         if cursor.fetchone() is not None:
             return None
+        # The subject is stored with the note (if the id had none yet, e.g. only tokens): a relationship started
+        # with them at this moment then links their key to the noted subject, which ``forget`` deletes.
+        subjects = self.store.table("privacy_subjects")
+        cursor.execute(f"INSERT INTO {subjects} (participant_id, subject) VALUES (?, ?) "
+                       "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject))
+        cursor.execute(f"SELECT subject FROM {subjects} WHERE participant_id = ?", (participant_id,))
+        subject = cursor.fetchone()[0]
         cursor.execute(f"INSERT INTO {self.store.table('privacy_pending_erasures')} "
                        "(participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject, by, reason))
+        # Every process forgets what it read (``refresh``): from now on the person reads as their placeholder.
+        cursor.execute(f"UPDATE {self.store.table('privacy_generation')} SET value = value + 1 WHERE id = 1")
         cursor.execute(f"SELECT subject, erased_by, reason FROM {self.store.table('privacy_pending_erasures')} "
                        "WHERE participant_id = ?", (participant_id,))
         row = cursor.fetchone()
@@ -496,18 +508,24 @@ class Vault:
         tokens). Answers every relationship scope that was linked."""
         erased_at = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
         placeholder = PLACEHOLDER + subject[1:]
+        # The subject as stored now, should it differ from the noted one (a note made before notes stored it,
+        # while a relationship's start stored another): the links of both are forgotten.
+        cursor.execute(f"SELECT subject FROM {self.store.table('privacy_subjects')} WHERE participant_id = ?",
+                       (participant_id,))
+        subjects = sorted({subject, *(row[0] for row in cursor.fetchall())})
         cursor.execute(f"DELETE FROM {self.store.table('privacy_subjects')} WHERE participant_id = ?",
                        (participant_id,))
         cursor.execute(f"DELETE FROM {self.store.table('privacy_pending_erasures')} WHERE participant_id = ?",
                        (participant_id,))
-        cursor.execute(f"SELECT scope FROM {self.store.table('privacy_links')} WHERE subject = ? ORDER BY scope",
-                       (subject,))
+        marks = ", ".join("?" for _ in subjects)
+        cursor.execute(f"SELECT DISTINCT scope FROM {self.store.table('privacy_links')} WHERE subject IN ({marks}) "
+                       "ORDER BY scope", subjects)
         scopes = [row[0] for row in cursor.fetchall()]
         for start in range(0, len(scopes), 500):
             chunk = scopes[start:start + 500]
             cursor.execute(f"DELETE FROM {self.store.table('privacy_keys')} "
                            f"WHERE scope IN ({', '.join('?' for _ in chunk)})", chunk)
-        cursor.execute(f"DELETE FROM {self.store.table('privacy_links')} WHERE subject = ?", (subject,))
+        cursor.execute(f"DELETE FROM {self.store.table('privacy_links')} WHERE subject IN ({marks})", subjects)
         cursor.execute(f"INSERT INTO {self.store.table('privacy_erasures')} "
                        "(mac, placeholder, erased_at, relationships, erased_by, reason) VALUES (?, ?, ?, ?, ?, ?) "
                        "ON CONFLICT (mac) DO NOTHING",

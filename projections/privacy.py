@@ -61,6 +61,8 @@ class Privacy:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
         if ERASED.match(participant_id):
             raise errors.NotFoundError("No such participant.")
+        if vault.being_erased(participant_id):  # asked for: nothing more is shown of them
+            raise errors.ParticipantErasedError("This participant's personal data is being erased.")
         stored = self.queries.stored_as(participant_id)
         tokens = self.tokens.of(participant_id)
         relationships = self._relationships(participant_id, stored)

@@ -630,3 +630,63 @@ def test_a_token_issued_while_the_person_is_erased_does_not_outlive_the_erasure(
                                                         "--principal", ERASED_ID])
     assert issued.exit_code != 0 and "erased" in issued.output
     assert service.app.extensions["tokens"].of(ERASED_ID) == []
+
+
+def test_while_an_erasure_is_noted_the_person_reads_as_their_placeholder_and_has_no_export(world, monkeypatch):
+    """An erasure asked for and not finished (stopped midway): the relationships it has not reached yet name
+    the person by the placeholder the erasure will record, and their export is gone (410, "being erased")."""
+    service, rid, _, _ = world
+    second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
+    recorded = stop_after_one_relationship(monkeypatch)
+    with pytest.raises(Stopped):
+        erase(service)
+    monkeypatch.undo()
+    (left,) = {rid, second} - set(recorded)
+    shown = service.get("coordinator", f"/v1/relationships/{left}").json["mentee_id"]
+    assert shown.startswith("erased:")
+    listed = service.get("coordinator", "/v1/relationships?limit=100").json["items"]
+    assert ERASED_ID not in json.dumps(listed)
+    export = service.get("coordinator", f"/v1/participants/{ERASED_ID}/export")
+    assert (export.status_code, export.json["detail"]) == (410, "This participant's personal data is being erased.")
+    assert service.app.extensions["privacy"].finish_pending() == 1
+    assert service.get("coordinator", f"/v1/relationships/{left}").json["mentee_id"] == shown
+    assert service.get("coordinator", f"/v1/participants/{ERASED_ID}/export").status_code == 410
+
+
+def test_a_relationship_stored_with_someone_just_as_their_erasure_is_noted_is_erased_with_them(
+        world, store, tmp_path, monkeypatch):
+    """Someone with a token and no relationship has no subject yet: the note stores the one it makes. A start
+    that looked for an erasure just before it was noted, and stores its relationship just after, links its key
+    to that same subject: the erasure records itself there and deletes the key (before, the start made a
+    subject of its own, which the erasure never looked up: the key and the relationship outlived it)."""
+    from persistence.privacy import Vault
+    from projections.privacy import Privacy
+
+    service, _, _, _ = world
+    lonely = "mentee-98"
+    service.app.extensions["tokens"].issue(lonely, "participant")
+    record_each, started = Privacy._record_each, []
+
+    def started_meanwhile(self, relationship_ids, *args, **kwargs):
+        if not started:
+            started.append(service.start(mentee_id=lonely, goals=["Started as the erasure began"])["id"])
+        return record_each(self, relationship_ids, *args, **kwargs)
+
+    monkeypatch.setattr(Vault, "erasure_refusal", lambda self, participant_id: None)  # looked before the note
+    monkeypatch.setattr(Privacy, "_record_each", started_meanwhile)
+    answer = erase(service, participant=lonely)
+    monkeypatch.undo()
+    assert (answer.status_code, answer.json["relationships"]) == (200, 1), answer.json
+    (rid,) = started
+    ledger = service.app.extensions["ledger"]
+    assert type(list(ledger.events.get(UUID(rid)))[-1]).__name__ == "ParticipantErased"
+    vault = ledger.vault
+    with vault.store.transaction(write=False) as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {vault.store.table('privacy_keys')} WHERE scope = ?", (rid,))
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(f"SELECT COUNT(*) FROM {vault.store.table('privacy_subjects')} WHERE participant_id = ?",
+                       (lonely,))
+        assert cursor.fetchone()[0] == 0
+    shown = service.get("coordinator", f"/v1/relationships/{rid}").json
+    assert shown["mentee_id"].startswith("erased:") and "Started as the erasure began" not in json.dumps(shown)
+    assert lonely.encode() not in store_bytes(store, tmp_path)
