@@ -18,6 +18,7 @@ blp = Blueprint("growth", __name__, url_prefix="/v1",
 @blp.route("/participants/<path:participant_id>/growth", methods=["GET"])
 @blp.arguments(FreshnessQuerySchema, location="query")
 @blp.response(200, GrowthSchema)
+@blp.alt_response(410, response="GONE", description="The participant was erased, or is being erased.")
 def participant_growth(query: dict[str, Any], participant_id: str) -> Any:
     """Skills growth of a participant (the participant, coordinators, auditors)."""
     fresh(query, "skills_growth")

@@ -28,7 +28,7 @@ def privacy() -> Privacy:
 @blp.route("/participants/<path:participant_id>/export", methods=["GET"])
 @blp.arguments(FreshnessQuerySchema, location="query")
 @blp.response(200, ExportSchema)
-@blp.alt_response(410, response="GONE", description="The participant was erased.")
+@blp.alt_response(410, response="GONE", description="The participant was erased, or is being erased.")
 def export_participant(query: dict[str, Any], participant_id: str) -> Any:
     """Everything held about a participant (the participant themself, or a coordinator; others: 404)."""
     fresh(query, "relationship_index", "skills_growth", "audit_trail")

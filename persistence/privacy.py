@@ -113,6 +113,9 @@ class Vault:
         # Subjects looked up and not found: erased (a subject's row is stored before any event names it, and
         # only an erasure deletes it), so they stay placeholders; looked up again only after an erasure.
         self._unnamed: set[str] = set()
+        # Ids whose erasure is noted as begun and not finished, with the generation they were read at: named
+        # by no one (``names``), matched by no filter (``noted``).
+        self._noted: tuple[int, frozenset[str]] | None = None
         self._keys: dict[str, AESGCM | None] = {}  # scope -> its cipher (None: erased)
         self._generation = -1
         self._lookup: bytes | None = None
@@ -198,8 +201,20 @@ class Vault:
             self._opened.clear()
             self._opened_size = 0
             self.seen.clear()
+            self._noted = None
             self._generation = generation
         return True
+
+    def noted(self) -> frozenset[str]:
+        """The ids whose erasure is noted as begun and not finished, as of this process's generation (noting
+        one changes it: see ``pend``)."""
+        generation, noted = self._generation, self._noted
+        if noted is None or noted[0] != generation:
+            with self.store.transaction(write=False) as cursor:
+                cursor.execute(f"SELECT participant_id FROM {self.store.table('privacy_pending_erasures')}")
+                noted = (generation, frozenset(row[0] for row in cursor.fetchall()))
+            self._noted = noted
+        return noted[1]
 
     # -- people --------------------------------------------------------------------------
 
@@ -258,11 +273,8 @@ class Vault:
         for start in range(0, len(missing), 500):
             chunk = missing[start:start + 500]
             with self.store.transaction(write=False) as cursor:
-                # Someone whose erasure has begun is named by their placeholder already.
                 cursor.execute(f"SELECT participant_id, subject FROM {self.store.table('privacy_subjects')} "
-                               f"WHERE subject IN ({', '.join('?' for _ in chunk)}) AND participant_id NOT IN "
-                               f"(SELECT participant_id FROM {self.store.table('privacy_pending_erasures')})",
-                               ["~" + h for h in chunk])
+                               f"WHERE subject IN ({', '.join('?' for _ in chunk)})", ["~" + h for h in chunk])
                 rows = cursor.fetchall()
             for participant_id, subject in rows:
                 self._remember(participant_id, subject)
@@ -270,7 +282,9 @@ class Vault:
             if len(self._unnamed) > 100_000:
                 self._unnamed.clear()
             self._unnamed.update(hexa for hexa in chunk if hexa not in named)
-        return {"~" + hexa: named.get(hexa, PLACEHOLDER + hexa) for hexa in wanted}
+        noted = self.noted() if named else frozenset()  # someone whose erasure has begun: their placeholder
+        return {"~" + hexa: named[hexa] if hexa in named and named[hexa] not in noted else PLACEHOLDER + hexa
+                for hexa in wanted}
 
     def name(self, reference: Any) -> Any:
         """One reference named (see ``names``)."""
@@ -445,7 +459,8 @@ class Vault:
         """Note an erasure as begun, by the subject ``by`` (in the caller's transaction): the erasure to carry
         out, (subject, by, reason), as first noted if it was and is not finished (asking again carries out the
         first request); None if the id is erased already."""
-        cursor.execute(f"SELECT 1 FROM {self.store.table('privacy_erasures')} WHERE mac = ?", (self.mac(participant_id),))
+        erasures, notes = self.store.table("privacy_erasures"), self.store.table("privacy_pending_erasures")
+        cursor.execute(f"SELECT 1 FROM {erasures} WHERE mac = ?", (self.mac(participant_id),))
         if cursor.fetchone() is not None:
             return None
         # The subject is stored with the note (if the id had none yet, e.g. only tokens): a relationship started
@@ -455,13 +470,24 @@ class Vault:
                        "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject))
         cursor.execute(f"SELECT subject FROM {subjects} WHERE participant_id = ?", (participant_id,))
         subject = cursor.fetchone()[0]
-        cursor.execute(f"INSERT INTO {self.store.table('privacy_pending_erasures')} "
-                       "(participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject, by, reason))
-        # Every process forgets what it read (``refresh``): from now on the person reads as their placeholder.
-        cursor.execute(f"UPDATE {self.store.table('privacy_generation')} SET value = value + 1 WHERE id = 1")
-        cursor.execute(f"SELECT subject, erased_by, reason FROM {self.store.table('privacy_pending_erasures')} "
-                       "WHERE participant_id = ?", (participant_id,))
+        # (PostgreSQL) An erasure committing meanwhile deleted the subject row that insert waited for, and then
+        # went in: it is seen now. Nothing of the id stays stored.
+        cursor.execute(f"SELECT 1 FROM {erasures} WHERE mac = ?", (self.mac(participant_id),))
+        if cursor.fetchone() is not None:
+            cursor.execute(f"DELETE FROM {subjects} WHERE participant_id = ?", (participant_id,))
+            return None
+        cursor.execute(f"SELECT subject, erased_by, reason FROM {notes} WHERE participant_id = ?", (participant_id,))
+        row = cursor.fetchone()
+        if row is None:
+            cursor.execute(f"INSERT INTO {notes} (participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject, by, reason))
+            # Every process forgets what it read (``refresh``): from now on the person reads as their placeholder.
+            cursor.execute(f"UPDATE {self.store.table('privacy_generation')} SET value = value + 1 WHERE id = 1")
+        elif row[0] != subject:
+            # A note of 0.3.9 made up a subject for an id that had none, and a relationship's start stored
+            # another since: the erasure is carried out as the stored one (the one events name them by).
+            cursor.execute(f"UPDATE {notes} SET subject = ? WHERE participant_id = ?", (subject, participant_id))
+        cursor.execute(f"SELECT subject, erased_by, reason FROM {notes} WHERE participant_id = ?", (participant_id,))
         row = cursor.fetchone()
         return None if row is None else (row[0], row[1], row[2])  # None: finished by another process just now
 
@@ -479,11 +505,14 @@ class Vault:
         return None
 
     def unpend(self, participant_id: str) -> None:
-        """Drop the note of an erasure found finished (the id is erased)."""
+        """Drop the note of an erasure found finished (the id is erased), and the id's subject row if a late
+        note stored it again."""
         with self.store.transaction(write=True) as cursor:
             if not self.store.postgres:
                 cursor.execute("PRAGMA secure_delete = ON")
             cursor.execute(f"DELETE FROM {self.store.table('privacy_pending_erasures')} WHERE participant_id = ?",
+                           (participant_id,))
+            cursor.execute(f"DELETE FROM {self.store.table('privacy_subjects')} WHERE participant_id = ?",
                            (participant_id,))
 
     def pending(self, participant_id: str | None = None) -> list[tuple[str, str, str, str | None]]:

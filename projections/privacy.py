@@ -210,6 +210,7 @@ class Privacy:
             noted = vault.pend(participant_id, subject, by=by_subject, reason=reason, cursor=cursor)
         if noted is None:  # erased already (by another process meanwhile)
             return _answer(participant_id, vault.erasure(participant_id))
+        self.ledger.refresh()  # as every other process will at its next request: the person is hidden now
         subject, by_subject, reason = noted
         # The coordinator as events name actors: their id, or their placeholder if they were erased since.
         by = vault.name(by_subject)

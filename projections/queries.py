@@ -87,7 +87,10 @@ class LedgerQueries:
     def stored_as(self, participant_id: str) -> str:
         """How a participant id is stored in the views: its subject (a value no row holds, for an id never
         stored), or the id itself in a store written before the privacy scheme."""
-        return self.ledger.vault.subject_of(participant_id) or NOTHING
+        vault = self.ledger.vault
+        if participant_id in vault.noted():  # being erased: matched by no filter, as once erased
+            return NOTHING
+        return vault.subject_of(participant_id) or NOTHING
 
     def _theirs(self, principal: Principal, relationship_id: Any) -> bool:
         try:
@@ -172,6 +175,8 @@ class LedgerQueries:
             raise errors.NotFoundError("No such participant.")
         if self.ledger.vault.erasure(participant_id) is not None:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
+        if participant_id in self.ledger.vault.noted():
+            raise errors.ParticipantErasedError("This participant's personal data is being erased.")
         view = self.projections.view("skills_growth")
         with view.store.statement() as cursor:
             skills = view.skills_of(cursor, self.stored_as(participant_id))

@@ -690,3 +690,105 @@ def test_a_relationship_stored_with_someone_just_as_their_erasure_is_noted_is_er
     shown = service.get("coordinator", f"/v1/relationships/{rid}").json
     assert shown["mentee_id"].startswith("erased:") and "Started as the erasure began" not in json.dumps(shown)
     assert lonely.encode() not in store_bytes(store, tmp_path)
+
+
+def stopped_midway(service, rid: str, monkeypatch) -> tuple[str, str]:
+    """The mentee's erasure stopped after one of their two relationships: (the one reached, the one not)."""
+    second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
+    recorded = stop_after_one_relationship(monkeypatch)
+    with pytest.raises(Stopped):
+        erase(service)
+    monkeypatch.undo()
+    (done,) = recorded
+    (left,) = {rid, second} - {done}
+    return done, left
+
+
+def test_while_an_erasure_is_noted_no_filter_finds_them_and_looking_them_up_does_not_name_them_again(
+        world, monkeypatch):
+    """Filters by the person's id match nothing (a list by participant, the audit trail by actor), their growth
+    is 410 like their export, and none of these lookups makes the process name them again."""
+    service, rid, _, _ = world
+    _, left = stopped_midway(service, rid, monkeypatch)
+    by_participant = service.get("coordinator", f"/v1/relationships?participant_id={ERASED_ID}&limit=100")
+    assert (by_participant.status_code, by_participant.json["items"]) == (200, [])
+    by_actor = service.get("auditor", f"/v1/audit?actor={ERASED_ID}&limit=500")
+    assert (by_actor.status_code, by_actor.json["items"]) == (200, [])
+    growth = service.get("coordinator", f"/v1/participants/{ERASED_ID}/growth")
+    assert (growth.status_code, growth.json["detail"]) == (410, "This participant's personal data is being erased.")
+    assert service.get("coordinator", f"/v1/relationships/{left}").json["mentee_id"].startswith("erased:")
+    assert ERASED_ID not in json.dumps(service.get("auditor", "/v1/audit?limit=500").json)
+
+
+def test_a_note_with_a_made_up_subject_is_carried_out_as_the_subject_stored_since(world, monkeypatch):
+    """0.3.9 noted someone without a subject under one it made up; a start that had looked just before stored
+    another. The erasure is carried out as the stored one: recorded in that relationship, under the placeholder
+    it shows."""
+    import secrets
+
+    from persistence.privacy import Vault
+
+    service, _, _, _ = world
+    lonely = "mentee-98"
+    service.app.extensions["tokens"].issue(lonely, "participant")
+    ledger = service.app.extensions["ledger"]
+    vault = ledger.vault
+    with vault.store.transaction(write=True) as cursor:  # what 0.3.9's note held
+        cursor.execute(f"INSERT INTO {vault.store.table('privacy_pending_erasures')} "
+                       "(participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?)",
+                       (lonely, "~" + secrets.token_hex(16), vault.subject_for("ada"), None))
+    monkeypatch.setattr(Vault, "erasure_refusal", lambda self, participant_id: None)  # looked before the note
+    rid = service.start(mentee_id=lonely, goals=["Started as the erasure began"])["id"]
+    monkeypatch.undo()
+    ledger.refresh(-5)  # a process started after the upgrade: nothing read yet
+    assert service.app.extensions["privacy"].finish_pending() == 1
+    done = vault.erasure(lonely)
+    shown = service.get("coordinator", f"/v1/relationships/{rid}").json["mentee_id"]
+    assert type(list(ledger.events.get(UUID(rid)))[-1]).__name__ == "ParticipantErased"
+    assert (done["relationships"], done["placeholder"]) == (1, shown)
+
+
+def test_a_note_made_as_another_process_finishes_the_erasure_stores_nothing_of_the_id(world, store):
+    """PostgreSQL (READ COMMITTED): asking again on another worker, whose note looks for the erasure just
+    before the first request's transaction commits, and then stores the subject row once that transaction's
+    delete is committed: the row is deleted again and nothing is noted (before, the erased id was stored
+    again, for good)."""
+    import threading
+
+    if store.kind != "postgres":
+        pytest.skip("SQLite has one writer at a time")
+    service, _, _, _ = world
+    vault = service.app.extensions["ledger"].vault
+    subject, by, real_mac = vault.subject_of(ERASED_ID), vault.subject_for("ada"), vault.mac
+    with vault.store.transaction(write=True) as cursor:  # the first request's note
+        vault.pend(ERASED_ID, subject, by=by, reason=None, cursor=cursor)
+    forgetting, result, looks = threading.Event(), {}, []
+
+    def first_look_before_the_commit(participant_id):
+        looks.append(participant_id)
+        return "not-committed-yet" if len(looks) == 1 else real_mac(participant_id)
+
+    def second_request():
+        forgetting.wait()  # the first request's forget has made its statements (its own look at the id too)
+        vault.mac = first_look_before_the_commit
+        with vault.store.transaction(write=True) as cursor:
+            result["noted"] = vault.pend(ERASED_ID, subject, by=by, reason=None, cursor=cursor)
+
+    thread = threading.Thread(target=second_request)
+    thread.start()
+    try:
+        with vault.store.transaction(write=True) as cursor:  # the first request's forget
+            vault.forget(ERASED_ID, subject, by=by, reason=None, relationships=1, cursor=cursor)
+            cursor.flush()
+            forgetting.set()
+            thread.join(1.0)
+            assert thread.is_alive()  # the second's insert waits for this delete
+        thread.join(10)
+    finally:
+        vault.mac = real_mac
+    assert result["noted"] is None
+    with vault.store.transaction(write=False) as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {vault.store.table('privacy_subjects')} WHERE participant_id = ?",
+                       (ERASED_ID,))
+        assert cursor.fetchone()[0] == 0
+    assert vault.pending() == []
