@@ -9,12 +9,18 @@ hand one of their few threads to each such connection). gunicorn.conf.py selects
 from __future__ import annotations
 
 import json
+import mmap
+import os
+import struct
 import time
+import weakref
 from typing import Any
 
 import gevent
+from gevent.server import StreamServer
 from gunicorn import util
 from gunicorn.glogging import Logger
+from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
 from api.errors import HTTP_SLUGS, PROBLEM_BASE, PROBLEM_JSON
@@ -55,15 +61,128 @@ def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
 IO_TURN = 0.002
 
 
+class Spread:
+    """How many connections each worker of this gunicorn master holds, in memory the workers share (made when
+    the master imports this module, before it forks them), so that a new connection goes to the worker holding
+    fewest.
+
+    The workers share one listening socket; the kernel wakes every worker waiting on it, and the first to run
+    accepts. A burst of keep-alive connections (a proxy's pool, a benchmark) could so land mostly on one
+    worker, which then served them on one core while the other idled, for as long as they lasted. Now a worker
+    holding more connections than another *answering* worker leaves a waiting connection to it (looks again
+    ``TURN`` later); ties accept. A worker answers while its loop turns: it writes its record every ``BEAT``
+    from its loop, once its application is loaded, and clears it as it stops. One whose record is older than
+    ``STALE`` (busy for that long, stuck, gone) is not waited for, and no connection is left waiting longer
+    than ``PATIENCE`` in any case. The connections a worker holds are its server's greenlets (a connection
+    that fails before its request, e.g. a TLS handshake, is given back with its greenlet)."""
+
+    SLOTS = 64
+    RECORD = struct.Struct("=qqd")  # pid (0: free), connections held, when its loop last turned (monotonic)
+    BEAT, STALE, TURN, PATIENCE = 0.02, 0.1, 0.001, 0.05
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self.memory = mmap.mmap(-1, self.SLOTS * self.RECORD.size)
+        self.clock = clock
+        self._holders: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()  # master only
+        self.slot: int | None = None
+        self.pid = 0
+        self.held: Any = lambda: 0  # how many connections this worker holds now
+        self._waiting_since: float | None = None  # since when a waiting connection has been left to others
+        self._left_at = 0.0
+
+    def claim(self, worker: Any) -> int | None:
+        """In the master, as it makes a worker: a slot no living worker of it holds (None: all taken)."""
+        for slot in range(self.SLOTS):
+            if slot not in self._holders:
+                self._holders[slot] = worker
+                return slot
+        return None
+
+    def join(self, slot: int | None, pid: int, held: Any) -> None:
+        """In the worker, its application loaded: its slot, and how to count its connections."""
+        self.slot, self.pid, self.held = slot, pid, held
+        self.beat()
+
+    def beat(self) -> None:
+        if self.slot is not None:
+            self.RECORD.pack_into(self.memory, self.slot * self.RECORD.size, self.pid, self.held(), self.clock())
+
+    def leave(self) -> None:
+        """The worker stops: its slot is free, and no one waits for it."""
+        if self.slot is not None:
+            self.RECORD.pack_into(self.memory, self.slot * self.RECORD.size, 0, 0, 0.0)
+
+    def records(self) -> list[tuple[int, int, float]]:
+        return [self.RECORD.unpack_from(self.memory, slot * self.RECORD.size) for slot in range(self.SLOTS)]
+
+    def leave_to_another(self) -> bool:
+        """Whether this worker leaves the connection waiting now to another worker (see the class)."""
+        if self.slot is None:
+            return False
+        now, held = self.clock(), self.held()
+        fewer = any(pid and pid != self.pid and theirs < held and now - beat < self.STALE
+                    for pid, theirs, beat in self.records())
+        if fewer and (self._waiting_since is None or now - self._left_at > self.PATIENCE):
+            self._waiting_since = now  # a connection begins to wait (the last one was taken meanwhile)
+        if not fewer or now - self._waiting_since >= self.PATIENCE:
+            self._waiting_since = None
+            return False
+        self._left_at = now
+        return True
+
+
+SPREAD = Spread()
+
+
+class SpreadServer(StreamServer):
+    """gevent's server, accepting a waiting connection only when ``SPREAD`` does not leave it to another worker."""
+
+    def _do_read(self) -> None:
+        if SPREAD.leave_to_another():
+            self.stop_accepting()
+            self._timer = self.loop.timer(Spread.TURN)
+            self._timer.start(self._start_accepting_if_started)
+            return
+        super()._do_read()
+        SPREAD.beat()  # the count others see, with the connection just accepted
+
+
 class ProblemGeventWorker(GeventWorker):
-    """gunicorn's gevent worker, cooperative down to PostgreSQL, refusing in problem+json."""
+    """gunicorn's gevent worker, cooperative down to PostgreSQL, refusing in problem+json, its connections
+    spread over the workers (``Spread``)."""
 
     _polled = 0.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot = SPREAD.claim(self)  # in the master, before it forks this worker
 
     def init_process(self) -> None:
         make_psycopg2_green()
         util.write_error = write_problem  # the one place gunicorn writes its own error pages
         super().init_process()
+
+    def run(self) -> None:
+        if self.cfg.workers > 1 and self.slot is not None and len(self.sockets) == 1:
+            servers: list[SpreadServer] = []
+
+            class Server(SpreadServer):
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    super().__init__(*args, **kwargs)
+                    servers.append(self)
+
+            ggevent.StreamServer = Server  # the server gunicorn's run() makes, in this process only
+            SPREAD.join(self.slot, os.getpid(), lambda: len(servers[0].pool) if servers else 0)
+            gevent.spawn(self._beat)
+        super().run()
+
+    def _beat(self) -> None:
+        try:
+            while self.alive:
+                SPREAD.beat()
+                gevent.sleep(Spread.BEAT)
+        finally:
+            SPREAD.leave()
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         """Let the other connections' greenlets run before each request. A keep-alive client whose next

@@ -53,21 +53,31 @@ class Process:
 class Server(Process):
     """The API under gunicorn, as the compose ``api`` service runs it."""
 
+    WORKERS = 2
+
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
         super().__init__(compose_command("api"), {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-                                                  "GUNICORN_WORKERS": "2"}, log)
+                                                  "GUNICORN_WORKERS": str(self.WORKERS)}, log)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def workers_ready(self) -> bool:
+        """Every worker has loaded the application (gunicorn.conf.py logs it): a measurement or a test that
+        starts before would find one worker answering for all, its connections kept on it."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_from)
+            return log.read().count(b"Worker ready (pid:") >= self.WORKERS
+
     def start(self) -> None:
+        self._log_from = self.log.stat().st_size if self.log.exists() else 0  # a restart appends to the log
         super().start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if requests.get(f"{self.url}/readyz", timeout=1).status_code == 200 and self.workers_ready():
                     return
             except requests.RequestException:
                 pass
