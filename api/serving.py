@@ -86,7 +86,7 @@ class Spread:
         self._holders: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()  # master only
         self.slot: int | None = None
         self.pid = 0
-        self.held: Any = lambda: 0  # how many connections this worker holds now
+        self.pool: Any = ()  # the worker's server's greenlets: one per connection it holds (SpreadServer)
         self._waiting_since: float | None = None  # since when a waiting connection has been left to others
         self._left_at = 0.0
 
@@ -98,14 +98,14 @@ class Spread:
                 return slot
         return None
 
-    def join(self, slot: int | None, pid: int, held: Any) -> None:
-        """In the worker, its application loaded: its slot, and how to count its connections."""
-        self.slot, self.pid, self.held = slot, pid, held
+    def join(self, slot: int | None, pid: int) -> None:
+        """In the worker, its application loaded: its slot, from now on."""
+        self.slot, self.pid = slot, pid
         self.beat()
 
     def beat(self) -> None:
         if self.slot is not None:
-            self.RECORD.pack_into(self.memory, self.slot * self.RECORD.size, self.pid, self.held(), self.clock())
+            self.RECORD.pack_into(self.memory, self.slot * self.RECORD.size, self.pid, len(self.pool), self.clock())
 
     def leave(self) -> None:
         """The worker stops: its slot is free, and no one waits for it."""
@@ -119,7 +119,7 @@ class Spread:
         """Whether this worker leaves the connection waiting now to another worker (see the class)."""
         if self.slot is None:
             return False
-        now, held = self.clock(), self.held()
+        now, held = self.clock(), len(self.pool)
         fewer = any(pid and pid != self.pid and theirs < held and now - beat < self.STALE
                     for pid, theirs, beat in self.records())
         if fewer and (self._waiting_since is None or now - self._left_at > self.PATIENCE):
@@ -136,6 +136,10 @@ SPREAD = Spread()
 
 class SpreadServer(StreamServer):
     """gevent's server, accepting a waiting connection only when ``SPREAD`` does not leave it to another worker."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        SPREAD.pool = self.pool
 
     def _do_read(self) -> None:
         if SPREAD.leave_to_another():
@@ -164,15 +168,8 @@ class ProblemGeventWorker(GeventWorker):
 
     def run(self) -> None:
         if self.cfg.workers > 1 and self.slot is not None and len(self.sockets) == 1:
-            servers: list[SpreadServer] = []
-
-            class Server(SpreadServer):
-                def __init__(self, *args: Any, **kwargs: Any) -> None:
-                    super().__init__(*args, **kwargs)
-                    servers.append(self)
-
-            ggevent.StreamServer = Server  # the server gunicorn's run() makes, in this process only
-            SPREAD.join(self.slot, os.getpid(), lambda: len(servers[0].pool) if servers else 0)
+            ggevent.StreamServer = SpreadServer  # the server gunicorn's run() makes, in this process only
+            SPREAD.join(self.slot, os.getpid())
             gevent.spawn(self._beat)
         super().run()
 

@@ -476,20 +476,23 @@ class Vault:
         if cursor.fetchone() is not None:
             cursor.execute(f"DELETE FROM {subjects} WHERE participant_id = ?", (participant_id,))
             return None
-        cursor.execute(f"SELECT subject, erased_by, reason FROM {notes} WHERE participant_id = ?", (participant_id,))
+        note = f"SELECT subject, erased_by, reason FROM {notes} WHERE participant_id = ?"
+        cursor.execute(note, (participant_id,))
         row = cursor.fetchone()
         if row is None:
             cursor.execute(f"INSERT INTO {notes} (participant_id, subject, erased_by, reason) VALUES (?, ?, ?, ?) "
                            "ON CONFLICT (participant_id) DO NOTHING", (participant_id, subject, by, reason))
             # Every process forgets what it read (``refresh``): from now on the person reads as their placeholder.
             cursor.execute(f"UPDATE {self.store.table('privacy_generation')} SET value = value + 1 WHERE id = 1")
-        elif row[0] != subject:
+            cursor.execute(note, (participant_id,))  # (another process's, if it noted the id first)
+            row = cursor.fetchone()
+            if row is None:  # finished by another process just now
+                return None
+        if row[0] != subject:
             # A note of 0.3.9 made up a subject for an id that had none, and a relationship's start stored
             # another since: the erasure is carried out as the stored one (the one events name them by).
             cursor.execute(f"UPDATE {notes} SET subject = ? WHERE participant_id = ?", (subject, participant_id))
-        cursor.execute(f"SELECT subject, erased_by, reason FROM {notes} WHERE participant_id = ?", (participant_id,))
-        row = cursor.fetchone()
-        return None if row is None else (row[0], row[1], row[2])  # None: finished by another process just now
+        return subject, row[1], row[2]
 
     def being_erased(self, participant_id: str) -> bool:
         """Whether an erasure of this id is noted as begun and not finished."""

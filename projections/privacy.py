@@ -61,7 +61,7 @@ class Privacy:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
         if ERASED.match(participant_id):
             raise errors.NotFoundError("No such participant.")
-        if vault.being_erased(participant_id):  # asked for: nothing more is shown of them
+        if participant_id in vault.noted():  # asked for: nothing more is shown of them (as growth, queries.py)
             raise errors.ParticipantErasedError("This participant's personal data is being erased.")
         stored = self.queries.stored_as(participant_id)
         tokens = self.tokens.of(participant_id)

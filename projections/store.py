@@ -245,33 +245,28 @@ class ViewStore:
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
         """Hold a lock named ``name`` across processes until the block ends (PostgreSQL: advisory; SQLite: a file)."""
-        if self.postgres:
-            conn = self.datastore.pool.get()
-            try:
-                with conn.raw.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_lock(%s)", (self.lock_key(name),))
-                yield
-            finally:
-                self.datastore.pool.put(conn, broken=True)  # closing the session releases the lock
-            return
-        path = f"{self.datastore.pool.db_name}.{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
-        with open(path, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with self._lock(name, wait=True):
+            yield
 
     @contextlib.contextmanager
     def exclusive_if_free(self, name: str) -> Iterator[bool]:
         """``exclusive``, without waiting: the block runs either way, told whether it holds the lock (a wait
         on a file lock would stop a gevent worker whole)."""
+        with self._lock(name, wait=False) as held:
+            yield held
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, *, wait: bool) -> Iterator[bool]:
         if self.postgres:
             conn = self.datastore.pool.get()
             try:
                 with conn.raw.cursor() as cursor:
-                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key(name),))
-                    held = bool(cursor.fetchone()[0])
+                    if wait:
+                        cursor.execute("SELECT pg_advisory_lock(%s)", (self.lock_key(name),))
+                        held = True
+                    else:
+                        cursor.execute("SELECT pg_try_advisory_lock(%s)", (self.lock_key(name),))
+                        held = bool(cursor.fetchone()[0])
                 yield held
             finally:
                 self.datastore.pool.put(conn, broken=True)  # closing the session releases the lock
@@ -279,7 +274,7 @@ class ViewStore:
         path = f"{self.datastore.pool.db_name}.{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
         with open(path, "a+b") as handle:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return

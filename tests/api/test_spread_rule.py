@@ -8,11 +8,22 @@ import pytest
 from api.serving import Spread
 
 
+class Held:
+    """``held[0] = n``: the worker holds n connections (its server's pool of greenlets)."""
+
+    def __init__(self, spread: Spread) -> None:
+        self.spread = spread
+
+    def __setitem__(self, _: int, count: int) -> None:
+        self.spread.pool = [None] * count
+
+
 @pytest.fixture
 def spread():
-    clock, held = [1000.0], [0]
+    clock = [1000.0]
     spread = Spread(clock=lambda: clock[0])
-    spread.join(0, 111, lambda: held[0])
+    spread.join(0, 111)
+    held = Held(spread)
 
     def other(theirs: int, beat_ago: float = 0.0, slot: int = 1, pid: int = 222) -> None:
         spread.RECORD.pack_into(spread.memory, slot * spread.RECORD.size, pid, theirs, clock[0] - beat_ago)
