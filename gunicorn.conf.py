@@ -42,5 +42,7 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's hook
     during which every connection of the worker waited."""
     import gc
 
+    if not getattr(worker, "loaded", True):
+        return  # the event store did not answer: called again once the application is loaded (api.serving)
     gc.freeze()
     worker.log.info("Worker ready (pid: %s)", worker.pid)  # its application loaded: it answers from now on

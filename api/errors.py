@@ -15,6 +15,7 @@ from projections.service import ProjectionsNotCaughtUpError
 
 PROBLEM_BASE = "urn:mentorship-ledger:problem:"
 PROBLEM_JSON = "application/problem+json"
+STORE_UNAVAILABLE = "The event store is unavailable; try again shortly."
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def handle_ledger_error(error: errors.LedgerError) -> Response:
 def handle_store_error(error: PersistenceError) -> Response:
     if isinstance(error, OperationalError | InterfaceError):
         log.warning("store unavailable: %s", type(error).__name__)
-        return problem(503, "The event store is unavailable; try again shortly.",
+        return problem(503, STORE_UNAVAILABLE,
                        headers={"Retry-After": "1"})
     log.error("store error: %s", type(error).__name__)
     return problem(500, "The service failed to answer this request.")

@@ -1,5 +1,6 @@
 """The production server's worker: gunicorn's gevent worker, with psycopg2 made cooperative and gunicorn's own
-refusals (a request line or headers over its limits, a malformed request) answered as problem+json.
+refusals (a request line or headers over its limits, a malformed request) answered as problem+json, and a
+store that does not answer when it starts waited for while answering 503 (``Unloaded``).
 
 A gevent worker gives each connection a greenlet, not a thread: a client that sends its request slowly, or
 not at all, holds only a few kilobytes, and every other request goes on being answered (gthread's workers
@@ -17,15 +18,17 @@ import weakref
 from typing import Any
 
 import gevent
+import psycopg2
 from gevent.server import StreamServer
 from gunicorn import util
 from gunicorn.glogging import Logger
 from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
-from api.errors import HTTP_SLUGS, PROBLEM_BASE, PROBLEM_JSON
+from api.errors import HTTP_SLUGS, PROBLEM_BASE, PROBLEM_JSON, STORE_UNAVAILABLE
 from api.http import SECURITY_HEADERS
 from persistence.green import make_psycopg2_green
+from persistence.pg_datastore import TRANSIENT, Startup
 
 DETAILS = {
     400: "The request is malformed.",
@@ -54,6 +57,37 @@ def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's ``util.write_error``, answering problem+json instead of an HTML page (``mesg`` is not sent:
     it echoes what the client sent)."""
     util.write_nonblock(sock, problem_bytes(status_int, reason))
+
+
+# The errors of a store that does not answer (yet): PostgreSQL stopped, restarting, not reachable.
+STORE_UNREACHABLE = (*TRANSIENT, psycopg2.OperationalError, psycopg2.InterfaceError)
+LOAD_AGAIN = 1.0  # seconds between a waiting worker's loads of the application
+
+
+class Unloaded:
+    """A worker's WSGI application while the event store does not answer and the application could not load:
+    liveness (``/healthz``) answers 200, everything else 503 problem+json with Retry-After, as the loaded
+    application answers while the store is down. ``target``, once loaded, answers everything."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.target is not None:
+            return self.target(environ, start_response)
+        if environ.get("PATH_INFO") == "/healthz":
+            status, mimetype, body = "200 OK", "application/json", {"status": "ok"}
+        else:
+            status, mimetype = "503 Service Unavailable", PROBLEM_JSON
+            body = {"type": PROBLEM_BASE + HTTP_SLUGS[503], "title": "Service Unavailable", "status": 503,
+                    "detail": STORE_UNAVAILABLE}
+        content = json.dumps(body).encode()
+        headers = [("Content-Type", mimetype), ("Content-Length", str(len(content))), ("Cache-Control", "no-store"),
+                   *SECURITY_HEADERS.items()]
+        if mimetype == PROBLEM_JSON:
+            headers.append(("Retry-After", "1"))
+        start_response(status, headers)
+        return [content]
 
 
 # The longest a worker serves the connections whose next request has already arrived before it looks at the
@@ -156,6 +190,8 @@ class ProblemGeventWorker(GeventWorker):
     spread over the workers (``Spread``)."""
 
     _polled = 0.0
+    loaded = True  # the application is loaded (gunicorn.conf.py's post_worker_init says so in the log)
+    unloaded: Unloaded | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -166,12 +202,44 @@ class ProblemGeventWorker(GeventWorker):
         util.write_error = write_problem  # the one place gunicorn writes its own error pages
         super().init_process()
 
+    def load_wsgi(self) -> None:
+        """Load the application; if the event store does not answer, answer 503 meanwhile and load it again
+        every ``LOAD_AGAIN`` seconds (``run``). A worker that failed to boot would stop the whole server: a
+        restart while PostgreSQL is down would leave the port unanswered until someone starts it again."""
+        Startup.patience = 0.0  # no waiting in a load: clients are answered meanwhile
+        try:
+            super().load_wsgi()
+        except STORE_UNREACHABLE as error:
+            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+            self.log.warning("Worker waiting for the event store (pid: %s), answering 503 meanwhile: %s",
+                             self.pid, reason)
+            self.wsgi = self.unloaded = Unloaded()
+            self.loaded = False
+
     def run(self) -> None:
+        if self.unloaded is not None:
+            gevent.spawn(self._load_when_reachable)
         if self.cfg.workers > 1 and self.slot is not None and len(self.sockets) == 1:
             ggevent.StreamServer = SpreadServer  # the server gunicorn's run() makes, in this process only
             SPREAD.join(self.slot, os.getpid())
             gevent.spawn(self._beat)
         super().run()
+
+    def _load_when_reachable(self) -> None:
+        while self.alive:
+            gevent.sleep(LOAD_AGAIN)
+            try:
+                application = self.app.wsgi()  # imports the application module again: a failed import left none
+            except STORE_UNREACHABLE:
+                continue
+            except Exception:
+                self.log.exception("Worker failed to load the application (pid: %s)", self.pid)
+                self.alive = False  # this worker stops; the master starts another, which loads from the start
+                return
+            self.unloaded.target = application
+            self.loaded = True
+            self.cfg.post_worker_init(self)
+            return
 
     def _beat(self) -> None:
         try:

@@ -44,6 +44,26 @@ ERROR_MAP: list[tuple[type[Exception], type[es.PersistenceError]]] = [
 TRANSIENT = (es.OperationalError, es.InterfaceError)
 
 
+class Startup:
+    """How long a starting process waits for a PostgreSQL that does not answer yet (starting, restarting).
+
+    A command-line process waits half a minute, then fails. The production server's workers do not wait at
+    all (``api.serving`` sets ``patience`` to 0): they answer 503 at once and load again until it answers."""
+
+    patience = 30.0
+
+    @classmethod
+    def wait_out(cls, attempt: Callable[[], T]) -> T:
+        deadline = time.monotonic() + cls.patience
+        while True:
+            try:
+                return attempt()
+            except TRANSIENT:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+
 def translate(error: Exception) -> es.PersistenceError:
     """The eventsourcing exception that stands for a psycopg2 one."""
     for pg_class, es_class in ERROR_MAP:

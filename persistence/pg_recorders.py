@@ -27,9 +27,8 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
-from persistence.pg_datastore import TRANSIENT, PostgresDatastore, quote, retry_transient, translated_errors
+from persistence.pg_datastore import TRANSIENT, PostgresDatastore, Startup, quote, retry_transient, translated_errors
 
-STARTUP_PATIENCE = 30.0  # seconds a starting process waits for PostgreSQL
 AUTOVACUUM = (
     " WITH (autovacuum_vacuum_threshold = 100000000, autovacuum_vacuum_scale_factor = 0.5,"
     " autovacuum_analyze_threshold = 1000, autovacuum_analyze_scale_factor = 0.01)"
@@ -44,18 +43,13 @@ class PostgresRecorder:
         self.create_table_statements: list[str] = []
 
     def create_table(self) -> None:
-        """Create the tables (waiting out a database that is still starting, up to half a minute)."""
-        deadline = time.monotonic() + STARTUP_PATIENCE
-        while True:
-            try:
-                with self.datastore.schema_change() as cursor:
-                    for statement in self.create_table_statements:
-                        cursor.execute(statement)
-                return
-            except TRANSIENT:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        """Create the tables (waiting out a database that is still starting: ``Startup``)."""
+        Startup.wait_out(self._create_tables)
+
+    def _create_tables(self) -> None:
+        with self.datastore.schema_change() as cursor:
+            for statement in self.create_table_statements:
+                cursor.execute(statement)
 
 
 class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):

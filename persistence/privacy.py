@@ -35,7 +35,6 @@ import os
 import re
 import secrets
 import threading
-import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -47,8 +46,7 @@ from eventsourcing.utils import get_topic
 
 from domain import errors
 from domain.personal import ERASED, PLACEHOLDER, SUBJECT, TEXT_IN_SUMMARY, WHO_IN_SUMMARY
-from persistence.pg_datastore import TRANSIENT
-from persistence.pg_recorders import STARTUP_PATIENCE
+from persistence.pg_datastore import Startup
 from persistence.signing import instance_key
 from projections.store import ViewStore
 
@@ -130,15 +128,10 @@ class Vault:
 
     def create_tables(self) -> None:
         """The vault's tables (waiting out a PostgreSQL that is still starting, as the recorders do)."""
-        deadline = time.monotonic() + STARTUP_PATIENCE
-        while True:
-            try:
-                self._create_tables()
-                return
-            except TRANSIENT:
-                if not self.store.postgres or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        if self.store.postgres:
+            Startup.wait_out(self._create_tables)
+        else:
+            self._create_tables()
 
     def _create_tables(self) -> None:
         if self.store.postgres:

@@ -71,9 +71,13 @@ class Server(Process):
             log.seek(self._log_from)
             return log.read().count(b"Worker ready (pid:") >= self.WORKERS
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start it, without waiting for it to be ready."""
         self._log_from = self.log.stat().st_size if self.log.exists() else 0  # a restart appends to the log
         super().start()
+
+    def start(self) -> None:
+        self.launch()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

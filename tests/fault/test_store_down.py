@@ -1,0 +1,79 @@
+"""The production server started while PostgreSQL is down: it answers at once (liveness 200, everything else 503
+problem+json with Retry-After) and serves once PostgreSQL is back, without anyone restarting it.
+
+Before, a worker whose application could not load stopped the whole server: an API restarted during a
+database outage left its port unanswered for good (and the crash harness's restart then failed)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import requests
+
+from api.errors import PROBLEM_JSON
+from tests.e2e.processes import Server, issue_token
+from tests.fault.test_crash import private_cluster
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def _answer(url: str, deadline: float = 30.0) -> requests.Response:
+    """The first answer the server gives to ``url`` (its workers are still starting before)."""
+    give_up = time.monotonic() + deadline
+    while True:
+        try:
+            return requests.get(url, timeout=5)
+        except requests.ConnectionError:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(0.1)
+
+
+def test_a_server_started_while_postgres_is_down_answers_503_then_serves_when_it_is_back(tmp_path):
+    cluster = private_cluster()
+    log = tmp_path / "api.log"
+    try:
+        cluster.stop("fast")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
+        env.update({"DATABASE_URL": cluster.url, "COMMANDS_PER_MINUTE": "0", "POSTGRES_CONNECT_TIMEOUT": "2"})
+        server = Server(env, log)
+        server.launch()  # not waiting for readiness: it cannot be ready yet
+        try:
+            assert _answer(f"{server.url}/healthz").status_code == 200  # alive: no reason to restart it
+            for path in ("/readyz", "/v1/relationships", "/openapi.json"):
+                answer = requests.get(f"{server.url}{path}", timeout=5)
+                assert answer.status_code == 503, (path, answer.status_code, answer.text)
+                assert answer.headers["Content-Type"] == PROBLEM_JSON
+                assert answer.headers["Retry-After"] == "1"
+                assert answer.json()["detail"] == "The event store is unavailable; try again shortly."
+            created = requests.post(f"{server.url}/v1/relationships", timeout=5,
+                                    json={"program_id": "p", "mentor_id": "a", "mentee_id": "b"})
+            assert created.status_code == 503
+            give_up = time.monotonic() + 30
+            while log.read_text().count("Worker waiting for the event store") < Server.WORKERS:
+                assert time.monotonic() < give_up, log.read_text()[-3000:]
+                time.sleep(0.1)
+            text = log.read_text()
+            assert "Worker ready" not in text
+            master = server.process.pid
+
+            cluster.start()
+            give_up = time.monotonic() + 60
+            while requests.get(f"{server.url}/readyz", timeout=5).status_code != 200 or not server.workers_ready():
+                assert time.monotonic() < give_up, log.read_text()[-3000:]
+                time.sleep(0.2)
+            assert server.process.pid == master and server.process.poll() is None  # the same server, still up
+            token = {"Authorization": f"Bearer {issue_token(env, 'coordinator', 'ada')}"}
+            for _ in range(2 * Server.WORKERS):  # each worker, whichever answers
+                created = requests.post(f"{server.url}/v1/relationships", headers=token, timeout=10,
+                                        json={"program_id": "p", "mentor_id": "a", "mentee_id": "b"})
+                assert created.status_code == 201, created.text
+                shown = requests.get(f"{server.url}/v1/relationships/{created.json()['id']}", headers=token,
+                                     timeout=10)
+                assert shown.status_code == 200 and shown.json()["mentor_id"] == "a"
+        finally:
+            server.stop()
+    finally:
+        cluster.destroy()
