@@ -9,10 +9,11 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import MethodNotAllowed
 
 from api import auth, docs, http, pages
 from api.cli import audit_cli, demo_cli, privacy_cli, projections_cli, tokens_cli
-from api.errors import PROBLEM_JSON, register_error_handlers
+from api.errors import PROBLEM_JSON, STORE_UNAVAILABLE, problem, register_error_handlers
 from api.limits import CommandLimiter
 from api.openapi import RETRY_AFTER_OF, ContractHeaders
 from api.schemas.common import ProblemSchema
@@ -97,6 +98,35 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(privacy_cli)
     app.cli.add_command(demo_cli)
     return app
+
+
+def create_unavailable_app() -> Flask:
+    """What a server answers while the event store does not answer and the service could not be built
+    (``api.serving``): liveness (``/healthz``) 200, every other request 503 problem+json with Retry-After, as the
+    service answers while its store is down; the same security headers, HEAD, OPTIONS and 405 as the service."""
+    from api.operations import NOT_REACHABLE
+
+    app = Flask("api.unavailable")
+    app.config.update(from_environment())
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    http.install(app)
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return {"status": "ok"}
+
+    @app.route("/", defaults={"path": ""}, methods=list(UNAVAILABLE_METHODS))
+    @app.route("/<path:path>", methods=list(UNAVAILABLE_METHODS))
+    def unavailable(path: str) -> Any:
+        if path == "healthz":
+            raise MethodNotAllowed(valid_methods=["GET", "HEAD", "OPTIONS"])
+        return problem(503, NOT_REACHABLE if path == "readyz" else STORE_UNAVAILABLE, headers={"Retry-After": "1"})
+
+    return app
+
+
+UNAVAILABLE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def register_api(app: Flask) -> None:

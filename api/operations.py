@@ -12,6 +12,8 @@ from api.blueprint import Blueprint
 from api.errors import problem
 from api.schemas.views import LivenessSchema, ReadinessSchema
 
+NOT_REACHABLE = "The event store is not reachable."
+
 blp = Blueprint("operations", __name__, description="Liveness and readiness, without authentication.")
 
 
@@ -34,7 +36,7 @@ def readyz() -> Any:
         views = current_app.extensions["projections"].positions()  # no retries: fails fast when the store is down
         position = current_app.extensions["ledger"].position()
     except PersistenceError:
-        return problem(503, "The event store is not reachable.", headers={"Retry-After": "1"})
+        return problem(503, NOT_REACHABLE, headers={"Retry-After": "1"})
     operator = bearer_principal()
     if operator is None or operator.is_participant:
         return {"status": "ready"}

@@ -18,17 +18,16 @@ import weakref
 from typing import Any
 
 import gevent
-import psycopg2
 from gevent.server import StreamServer
 from gunicorn import util
 from gunicorn.glogging import Logger
 from gunicorn.workers import ggevent
 from gunicorn.workers.ggevent import GeventWorker
 
-from api.errors import HTTP_SLUGS, PROBLEM_BASE, PROBLEM_JSON, STORE_UNAVAILABLE
+from api.errors import HTTP_SLUGS, PROBLEM_BASE, PROBLEM_JSON
 from api.http import SECURITY_HEADERS
 from persistence.green import make_psycopg2_green
-from persistence.pg_datastore import TRANSIENT, Startup
+from persistence.pg_datastore import Startup, not_answering
 
 DETAILS = {
     400: "The request is malformed.",
@@ -59,35 +58,23 @@ def write_problem(sock: Any, status_int: int, reason: str, mesg: str) -> None:
     util.write_nonblock(sock, problem_bytes(status_int, reason))
 
 
-# The errors of a store that does not answer (yet): PostgreSQL stopped, restarting, not reachable.
-STORE_UNREACHABLE = (*TRANSIENT, psycopg2.OperationalError, psycopg2.InterfaceError)
 LOAD_AGAIN = 1.0  # seconds between a waiting worker's loads of the application
+SAY_AGAIN = 30.0  # seconds between its log lines while the store's answer stays the same
 
 
 class Unloaded:
-    """A worker's WSGI application while the event store does not answer and the application could not load:
-    liveness (``/healthz``) answers 200, everything else 503 problem+json with Retry-After, as the loaded
-    application answers while the store is down. ``target``, once loaded, answers everything."""
+    """A worker's WSGI application while its application could not be loaded because the event store does not
+    answer: ``api.create_unavailable_app`` (liveness 200, everything else 503); ``target``, once loaded,
+    answers everything."""
 
     def __init__(self) -> None:
+        from api import create_unavailable_app
+
         self.target: Any = None
+        self.unavailable = create_unavailable_app()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if self.target is not None:
-            return self.target(environ, start_response)
-        if environ.get("PATH_INFO") == "/healthz":
-            status, mimetype, body = "200 OK", "application/json", {"status": "ok"}
-        else:
-            status, mimetype = "503 Service Unavailable", PROBLEM_JSON
-            body = {"type": PROBLEM_BASE + HTTP_SLUGS[503], "title": "Service Unavailable", "status": 503,
-                    "detail": STORE_UNAVAILABLE}
-        content = json.dumps(body).encode()
-        headers = [("Content-Type", mimetype), ("Content-Length", str(len(content))), ("Cache-Control", "no-store"),
-                   *SECURITY_HEADERS.items()]
-        if mimetype == PROBLEM_JSON:
-            headers.append(("Retry-After", "1"))
-        start_response(status, headers)
-        return [content]
+        return (self.target or self.unavailable)(environ, start_response)
 
 
 # The longest a worker serves the connections whose next request has already arrived before it looks at the
@@ -192,6 +179,8 @@ class ProblemGeventWorker(GeventWorker):
     _polled = 0.0
     loaded = True  # the application is loaded (gunicorn.conf.py's post_worker_init says so in the log)
     unloaded: Unloaded | None = None
+    _said: str | None = None  # the store's last answer the log told
+    _said_at = 0.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,39 +194,58 @@ class ProblemGeventWorker(GeventWorker):
     def load_wsgi(self) -> None:
         """Load the application; if the event store does not answer, answer 503 meanwhile and load it again
         every ``LOAD_AGAIN`` seconds (``run``). A worker that failed to boot would stop the whole server: a
-        restart while PostgreSQL is down would leave the port unanswered until someone starts it again."""
+        restart while PostgreSQL is down would leave the port unanswered until someone starts it again. A
+        wrong setting (a password refused, no such database) still fails the boot, at once."""
         Startup.patience = 0.0  # no waiting in a load: clients are answered meanwhile
         try:
             super().load_wsgi()
-        except STORE_UNREACHABLE as error:
-            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
-            self.log.warning("Worker waiting for the event store (pid: %s), answering 503 meanwhile: %s",
-                             self.pid, reason)
+        except Exception as error:
+            if not not_answering(error):
+                raise
             self.wsgi = self.unloaded = Unloaded()
             self.loaded = False
+            self._waiting(error)
+
+    def _waiting(self, error: BaseException) -> None:
+        """Say so in the log: at first, whenever the store's answer changes, and every ``SAY_AGAIN`` seconds."""
+        reason = " ".join(str(error).split()) or type(error).__name__
+        now = time.monotonic()
+        if reason != self._said or now - self._said_at >= SAY_AGAIN:
+            self._said, self._said_at = reason, now
+            self.log.warning("Worker waiting for the event store (pid: %s), answering 503 meanwhile: %s",
+                             self.pid, reason)
 
     def run(self) -> None:
-        if self.unloaded is not None:
-            gevent.spawn(self._load_when_reachable)
         if self.cfg.workers > 1 and self.slot is not None and len(self.sockets) == 1:
             ggevent.StreamServer = SpreadServer  # the server gunicorn's run() makes, in this process only
+        if self.unloaded is not None:
+            gevent.spawn(self._load_when_reachable)
+        else:
+            self._join_spread()
+        super().run()
+
+    def _join_spread(self) -> None:
+        """Take part in the spreading (``Spread``), the application loaded: a worker answering only 503 is not
+        one to leave connections to."""
+        if ggevent.StreamServer is SpreadServer:
             SPREAD.join(self.slot, os.getpid())
             gevent.spawn(self._beat)
-        super().run()
 
     def _load_when_reachable(self) -> None:
         while self.alive:
             gevent.sleep(LOAD_AGAIN)
             try:
                 application = self.app.wsgi()  # imports the application module again: a failed import left none
-            except STORE_UNREACHABLE:
-                continue
-            except Exception:
+            except Exception as error:
+                if not_answering(error):
+                    self._waiting(error)
+                    continue
                 self.log.exception("Worker failed to load the application (pid: %s)", self.pid)
-                self.alive = False  # this worker stops; the master starts another, which loads from the start
+                self.alive = False  # this worker stops; the master starts another, which fails its boot loudly
                 return
             self.unloaded.target = application
             self.loaded = True
+            self._join_spread()
             self.cfg.post_worker_init(self)
             return
 

@@ -43,12 +43,30 @@ ERROR_MAP: list[tuple[type[Exception], type[es.PersistenceError]]] = [
 
 TRANSIENT = (es.OperationalError, es.InterfaceError)
 
+# What libpq says when no PostgreSQL is there to answer (stopped, starting, restarting, out of connection slots,
+# its host not resolvable yet, the network down): worth waiting for. Anything else when connecting (a password
+# refused, a database or role that does not exist, a bad option) is a setting to fix: waiting would hide it.
+NOT_ANSWERING = ("connection refused", "could not connect", "timeout expired", "timed out", "the database system is",
+                 "server closed the connection", "too many connections", "remaining connection slots",
+                 "no route to host", "network is unreachable", "could not translate host name", "connection reset",
+                 "terminating connection", "could not receive data", "could not send data", "ssl syscall error",
+                 "eof detected", "connection already closed", "connection not open")
+
+
+def not_answering(error: BaseException) -> bool:
+    """``error`` says the store is not there to answer (worth waiting for), not that a setting is wrong."""
+    if not isinstance(error, (*TRANSIENT, psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return False
+    message = str(error).lower()
+    return any(sign in message for sign in NOT_ANSWERING)
+
 
 class Startup:
     """How long a starting process waits for a PostgreSQL that does not answer yet (starting, restarting).
 
     A command-line process waits half a minute, then fails. The production server's workers do not wait at
-    all (``api.serving`` sets ``patience`` to 0): they answer 503 at once and load again until it answers."""
+    all (``api.serving`` sets ``patience`` to 0): they answer 503 at once and load again until it answers.
+    A wrong setting (``not_answering`` false) fails at once, in both."""
 
     patience = 30.0
 
@@ -58,8 +76,8 @@ class Startup:
         while True:
             try:
                 return attempt()
-            except TRANSIENT:
-                if time.monotonic() > deadline:
+            except TRANSIENT as error:
+                if not not_answering(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
 
@@ -284,6 +302,15 @@ class PostgresDatastore:
                                    timeout=pool_timeout, max_age=max_age, pre_ping=pre_ping,
                                    overflow_idle=overflow_idle)
 
+    @functools.cached_property
+    def where(self) -> str:
+        """host:port/dbname of the DSN, for messages (never its password)."""
+        try:
+            parts = psycopg2.extensions.parse_dsn(self.dsn)
+        except psycopg2.Error:
+            return "(an unreadable DSN)"
+        return f"{parts.get('host') or 'the local socket'}:{parts.get('port') or 5432}/{parts.get('dbname', '')}"
+
     def qualified(self, name: str) -> str:
         """A table or function name in the configured schema, quoted."""
         return f"{quote(self.schema)}.{quote(name)}" if self.schema else quote(name)
@@ -292,11 +319,15 @@ class PostgresDatastore:
         # JIT compilation costs hundreds of milliseconds and pays off only for long analytical queries.
         options = (f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_session_timeout * 1000}"
                    " -c jit=off")
-        raw = psycopg2.connect(
-            self.dsn, connect_timeout=self.connect_timeout, options=options,
-            application_name="mentorship-ledger", keepalives=1, keepalives_idle=30,
-            keepalives_interval=10, keepalives_count=3,
-        )
+        try:
+            raw = psycopg2.connect(
+                self.dsn, connect_timeout=self.connect_timeout, options=options,
+                application_name="mentorship-ledger", keepalives=1, keepalives_idle=30,
+                keepalives_interval=10, keepalives_count=3,
+            )
+        except psycopg2.OperationalError as error:  # libpq's message does not always name the server (green waits)
+            message = " ".join(str(error).split())
+            raise psycopg2.OperationalError(f"PostgreSQL at {self.where}: {message}") from error
         raw.autocommit = True
         return raw
 

@@ -45,7 +45,10 @@ class Process:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is not None:
-            os.killpg(self.process.pid, sig)
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:  # it stopped by itself
+                pass
             self.process.wait(30)
             self.process = None
 

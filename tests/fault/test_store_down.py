@@ -7,12 +7,15 @@ database outage left its port unanswered for good (and the crash harness's resta
 from __future__ import annotations
 
 import os
+import re
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from api.errors import PROBLEM_JSON
+from tests import pg
 from tests.e2e.processes import Server, issue_token
 from tests.fault.test_crash import private_cluster
 
@@ -31,13 +34,18 @@ def _answer(url: str, deadline: float = 30.0) -> requests.Response:
             time.sleep(0.1)
 
 
+def _env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
+    env.update({"DATABASE_URL": database_url, "COMMANDS_PER_MINUTE": "0", "POSTGRES_CONNECT_TIMEOUT": "2"})
+    return env
+
+
 def test_a_server_started_while_postgres_is_down_answers_503_then_serves_when_it_is_back(tmp_path):
     cluster = private_cluster()
     log = tmp_path / "api.log"
     try:
         cluster.stop("fast")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL", "GUNICORN_"))}
-        env.update({"DATABASE_URL": cluster.url, "COMMANDS_PER_MINUTE": "0", "POSTGRES_CONNECT_TIMEOUT": "2"})
+        env = _env(cluster.url)
         server = Server(env, log)
         server.launch()  # not waiting for readiness: it cannot be ready yet
         try:
@@ -47,7 +55,8 @@ def test_a_server_started_while_postgres_is_down_answers_503_then_serves_when_it
                 assert answer.status_code == 503, (path, answer.status_code, answer.text)
                 assert answer.headers["Content-Type"] == PROBLEM_JSON
                 assert answer.headers["Retry-After"] == "1"
-                assert answer.json()["detail"] == "The event store is unavailable; try again shortly."
+                assert answer.json()["detail"] == ("The event store is not reachable." if path == "/readyz" else
+                                                   "The event store is unavailable; try again shortly.")
             created = requests.post(f"{server.url}/v1/relationships", timeout=5,
                                     json={"program_id": "p", "mentor_id": "a", "mentee_id": "b"})
             assert created.status_code == 503
@@ -57,6 +66,7 @@ def test_a_server_started_while_postgres_is_down_answers_503_then_serves_when_it
                 time.sleep(0.1)
             text = log.read_text()
             assert "Worker ready" not in text
+            assert f"PostgreSQL at 127.0.0.1:{cluster.port}/postgres: Connection refused" in text  # where, and why
             master = server.process.pid
 
             cluster.start()
@@ -65,6 +75,8 @@ def test_a_server_started_while_postgres_is_down_answers_503_then_serves_when_it
                 assert time.monotonic() < give_up, log.read_text()[-3000:]
                 time.sleep(0.2)
             assert server.process.pid == master and server.process.poll() is None  # the same server, still up
+            ready = set(re.findall(r"Worker ready \(pid: (\d+)\)", log.read_text()))
+            assert len(ready) == Server.WORKERS  # each worker loaded the application itself
             token = {"Authorization": f"Bearer {issue_token(env, 'coordinator', 'ada')}"}
             for _ in range(2 * Server.WORKERS):  # each worker, whichever answers
                 created = requests.post(f"{server.url}/v1/relationships", headers=token, timeout=10,
@@ -77,3 +89,19 @@ def test_a_server_started_while_postgres_is_down_answers_503_then_serves_when_it
             server.stop()
     finally:
         cluster.destroy()
+
+
+def test_a_wrong_setting_still_stops_the_server_at_once_and_says_why(tmp_path):
+    """A database that does not exist is not an outage to wait out: answering 503 for ever would hide it."""
+    pg.require_postgres()
+    url = urlsplit(pg.database_url())._replace(path="/no_such_database_for_the_ledger").geturl()
+    log = tmp_path / "api.log"
+    server = Server(_env(url), log)
+    server.launch()
+    try:
+        assert server.process.wait(60) != 0  # gunicorn stops: a worker failed to boot
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert 'database "no_such_database_for_the_ledger" does not exist' in text, text[-3000:]
+    assert "Worker failed to boot" in text and "Worker waiting for the event store" not in text
