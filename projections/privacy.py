@@ -158,18 +158,30 @@ class Privacy:
 
     def finish_pending_soon(self) -> None:
         """``finish_pending`` on a thread of its own (a greenlet under gevent), if there is anything to finish:
-        a process starts serving at once, however long the erasures take."""
+        a process starts serving at once, however long the erasures take. What it leaves (the store failed
+        meanwhile, another process was at them) it looks at again every ``PENDING_AGAIN`` seconds, for as long
+        as the ledger is open: an erasure begun is finished without anyone asking again."""
         vault = self.ledger.vault
         if not vault.private or not vault.pending():
             return
+        threading.Thread(target=self._finish_pending_until_done, name="pending-erasures", daemon=True).start()
 
-        def finish() -> None:
+    def _finish_pending_until_done(self) -> None:
+        vault = self.ledger.vault
+        while not self.ledger.closing.is_set():
             try:
-                log.info("finished %d interrupted erasures", self.finish_pending())
-            except Exception:  # noqa: BLE001 - left pending: the next process to start, or asking again, finishes it
-                log.warning("interrupted erasures could not be finished", exc_info=True)
+                finished = self.finish_pending()
+                if finished:
+                    log.info("finished %d interrupted erasures", finished)
+                if not vault.pending():
+                    return
+            except Exception:  # noqa: BLE001 - left pending: looked at again, and the next start or asking again finishes it
+                log.warning("interrupted erasures could not be finished; trying again in %.0f s", self.PENDING_AGAIN,
+                            exc_info=True)
+            if self.ledger.closing.wait(self.PENDING_AGAIN):
+                return
 
-        threading.Thread(target=finish, name="pending-erasures", daemon=True).start()
+    PENDING_AGAIN = 60.0  # seconds between a process's looks at erasures begun and not finished
 
     def finish_pending(self) -> int:
         """Finish the erasures begun and not finished (the process running one stopped midway: it is recorded

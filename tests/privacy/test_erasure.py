@@ -520,6 +520,48 @@ def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(worl
         restarted.extensions["ledger"].close()
 
 
+def test_an_erasure_the_next_process_fails_to_finish_is_tried_again_without_anyone_asking(world, store, monkeypatch):
+    """The process that finishes an interrupted erasure meets a store failing (an outage): before, the erasure
+    then stayed half done until another process started or someone asked again; now the process looks again
+    (every ``Privacy.PENDING_AGAIN`` seconds) until it is finished."""
+    from eventsourcing.persistence import OperationalError
+
+    from api import create_app
+    from projections.privacy import Privacy
+    from tests.support import SteppingClock
+
+    service, rid, _, _ = world
+    second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
+    stop_after_one_relationship(monkeypatch)
+    with pytest.raises(Stopped):
+        erase(service, reason="Asked to leave the program")
+    monkeypatch.undo()
+    record_in, failures = Privacy._record_in, []
+
+    def failing_once(self, relationship_id, *args, **kwargs):
+        if not failures:
+            failures.append(str(relationship_id))
+            raise OperationalError("server closed the connection unexpectedly")
+        return record_in(self, relationship_id, *args, **kwargs)
+
+    monkeypatch.setattr(Privacy, "_record_in", failing_once)
+    monkeypatch.setattr(Privacy, "PENDING_AGAIN", 0.2)
+    restarted = create_app({"TESTING": True, "DATABASE_URL": store.database_url, "STORE_ENV": store.extra_env,
+                            "CLOCK": SteppingClock(), "PROJECTIONS_MODE": "inline"})
+    try:
+        vault = restarted.extensions["ledger"].vault
+        deadline = time.monotonic() + 30
+        while vault.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert failures and vault.pending() == []  # failed once, finished on the next look
+        ledger = restarted.extensions["ledger"]
+        for relationship_id in (rid, second):
+            assert any(type(e).__name__ == "ParticipantErased" for e in ledger.events.get(UUID(relationship_id)))
+        assert vault.erasure(ERASED_ID)["reason"] == "Asked to leave the program"
+    finally:
+        restarted.extensions["ledger"].close()
+
+
 def test_an_erasure_left_midway_by_a_coordinator_erased_since_is_finished_in_their_placeholders_name(
         world, store, tmp_path, monkeypatch):
     """The note keeps who asked as their subject, never their id: erasing that coordinator afterwards leaves
