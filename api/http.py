@@ -6,6 +6,7 @@ import io
 import json
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import unquote_to_bytes
 from uuid import UUID
 
 from flask import Flask, Response, current_app, request
@@ -55,6 +56,15 @@ def check_request_line() -> Response | None:
     if len(request.method) + len(target) + len(request.environ.get("SERVER_PROTOCOL", "HTTP/1.1")) + 2 \
             > MAX_REQUEST_LINE:
         return problem(414, f"The request line is longer than {MAX_REQUEST_LINE} bytes.")
+    environ = request.environ
+    try:  # werkzeug would read percent-encoded bytes that are not UTF-8 as U+FFFD (a different id)
+        if "RAW_URI" in environ or "REQUEST_URI" in environ:  # as the client sent it
+            unquote_to_bytes(environ.get("RAW_URI") or environ["REQUEST_URI"]).decode("utf-8")
+        else:  # WSGI's path: the bytes read as Latin-1
+            environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+            unquote_to_bytes(environ.get("QUERY_STRING", "")).decode("utf-8")
+    except UnicodeError:
+        return problem(400, "The request target is not valid UTF-8 (percent-encode UTF-8 bytes only).")
     return None
 
 
@@ -85,7 +95,7 @@ def check_body() -> Response | None:
     if not request.is_json:
         return problem(415, "Send the body as application/json.")
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = json.loads(data.decode("utf-8"), parse_constant=not_json)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return problem(400, "The body is not valid JSON.")
     if b"\\u" in data:  # a lone surrogate can only arrive as a \u escape
@@ -93,6 +103,11 @@ def check_body() -> Response | None:
         if where is not None:
             return invalid({where: ["Not valid Unicode text: it holds a lone surrogate (\\ud800-\\udfff)."]})
     return None
+
+
+def not_json(constant: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``: Python's parser reads them, JSON (RFC 8259) has no such values."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def unencodable(value: Any, path: str = "") -> str | None:

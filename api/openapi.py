@@ -36,6 +36,11 @@ RETRY_AFTER_OF = {
                            "before sending the same request again.", "schema": {"type": "integer"}},
     "429": RETRY_AFTER, "503": RETRY_AFTER,
 }
+# The commands whose 201 says where the created resource is read (the others' answers hold their ids).
+CREATED_WITH_LOCATION = {"/v1/relationships"}
+# The reads that carry the relationship's version as an ETag (now: a replay carries none).
+READS_WITH_ETAG = {"/v1/relationships/{relationship_id}", "/v1/relationships/{relationship_id}/events",
+                   "/v1/relationships/{relationship_id}/health"}
 EXPORTS = {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}
 
 
@@ -74,6 +79,8 @@ class ContractHeaders(BasePlugin):
             for status, response in list(responses.items()):  # written out: generators do not follow these refs
                 if isinstance(response, dict) and "$ref" in response:
                     responses[status] = problem_response(str(status), response["$ref"].rsplit("/", 1)[-1])
+                elif isinstance(response, str) and not str(status).startswith("2"):  # alt_response(response=NAME)
+                    responses[status] = problem_response(str(status), response.rsplit("/", 1)[-1])
             if method == "post" and path and path.startswith("/v1/participants/"):  # erasure: idempotent itself
                 operation.setdefault("parameters", []).append(dict(COMMAND_HEADERS[0]))
             if method == "post" and path and path.startswith("/v1/relationships"):  # the ledger's commands
@@ -82,9 +89,9 @@ class ContractHeaders(BasePlugin):
                     if str(status).startswith("2") and isinstance(response, dict):
                         headers = response.setdefault("headers", {})
                         headers.update(ANSWER_HEADERS)
-                        if str(status) == "201":
+                        if str(status) == "201" and path in CREATED_WITH_LOCATION:
                             headers["Location"] = LOCATION
-            if method == "get" and path == "/v1/relationships/{relationship_id}":
+            if method == "get" and path in READS_WITH_ETAG:
                 response = responses.get("200") or responses.get(200)
                 if isinstance(response, dict):
                     response.setdefault("headers", {})["ETag"] = ETAG

@@ -102,12 +102,19 @@ def keep_views_current(*, within: float = 0.0) -> None:
         log.warning("views could not catch up after a command", exc_info=True)
 
 
-def fresh(query: dict[str, Any], *names: str) -> None:
-    """Catch up (embedded) or wait for the worker (?min_position=) before answering from views."""
+def written(query: dict[str, Any]) -> int | None:
+    """?min_position=, taken out of ``query``: a position some write has reached, else 422. A read from the
+    store itself (a relationship, its events) needs nothing more: every event up to it is there."""
     position = query.pop("min_position", None)
     if position is not None and position > projections().ledger.position():
         abort(422, messages={"min_position": ["No write has reached this position; "
                                               "use the X-Position of a write."]})
+    return position
+
+
+def fresh(query: dict[str, Any], *names: str) -> None:
+    """Catch up (embedded) or wait for the worker (?min_position=) before answering from views."""
+    position = written(query)
     if inline():
         projections().catch_up_for_read()
     if position is not None:

@@ -11,7 +11,7 @@ from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.commands import endpoint, ledger, visible
 from api.fields import Cursor
-from api.reads import LOADED_QUERIES, fresh, page, queries, reads_along
+from api.reads import LOADED_QUERIES, fresh, page, queries, reads_along, written
 from api.schemas.common import page_of
 from api.schemas.relationships import (
     CheckInAnswerSchema,
@@ -70,7 +70,9 @@ reads_along(blp, list_relationships, list_along)
 @blp.response(200, RelationshipSchema)
 def get_relationship(query: dict[str, Any], relationship_id: UUID) -> Any:
     """The relationship now, or replayed at ?version=N or ?as_of=time (a replay carries no ETag);
-    ?limit=N keeps only the N most recent feedback and check-ins (long relationships)."""
+    ?limit=N keeps only the N most recent feedback and check-ins (long relationships). Read from the store
+    itself: ?min_position= is accepted, and always reached."""
+    written(query)
     state = ledger().get_relationship(current_principal(), relationship_id, **query)
     replayed = "version" in query or "as_of" in query
     return state if replayed else (state, {"ETag": f'"{state["version"]}"'})
@@ -81,10 +83,14 @@ def get_relationship(query: dict[str, Any], relationship_id: UUID) -> Any:
 @blp.arguments(EventsQuerySchema, location="query")
 @blp.response(200, page_of(EventSchema))
 def list_events(query: dict[str, Any], relationship_id: UUID) -> Any:
-    """The relationship's events in order, each with its actor."""
+    """The relationship's events in order, each with its actor (from the store itself: ?min_position= is
+    always reached)."""
+    written(query)
     after = query["cursor"]["after"] if "cursor" in query else query["after"]
+    version = ledger().checked_version(relationship_id)
     items, more = ledger().list_events(current_principal(), relationship_id, after=after, limit=query["limit"])
-    return {"items": items, "next": Cursor.encode({"after": items[-1]["version"]}) if more else None}
+    answer = {"items": items, "next": Cursor.encode({"after": items[-1]["version"]}) if more else None}
+    return answer if version is None else (answer, {"ETag": f'"{version}"'})
 
 
 endpoint(blp, "/relationships", Ledger.start_relationship, StartRelationshipSchema, RelationshipSchema,

@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
+from domain.concern import Concern
 from domain.events import Act
 from domain.idempotency import AcceptedCommand, accepted_command_id, disagreement
 from domain.principal import CommandContext, Principal
@@ -379,6 +380,11 @@ class CommandRunner:
     def take_checked(self, relationship_id: UUID) -> MentorshipRelationship | None:
         return self._take_checked(relationship_id)
 
+    def peek_checked(self, relationship_id: UUID) -> MentorshipRelationship | None:
+        """What ``take_checked`` would give, left kept."""
+        relationship = getattr(self._checked, "relationship", None)
+        return relationship if relationship is not None and relationship.id == relationship_id else None
+
     def forget_checked(self) -> None:
         """End of a request: drop what ``check`` kept for it, and the position it read."""
         self._checked.relationship = None
@@ -390,7 +396,8 @@ def expect_version(context: CommandContext, aggregate: Aggregate | None) -> None
     """412 unless the caller's If-Match names the version the command was decided on."""
     if context.expected_version is None or aggregate is None or context.expected_version == aggregate.version:
         return
-    raise errors.VersionMismatchError(f"The relationship is at version {aggregate.version}, "
+    what = "concern" if isinstance(aggregate, Concern) else "relationship"
+    raise errors.VersionMismatchError(f"The {what} is at version {aggregate.version}, "
                                       f"not {context.expected_version}.")
 
 

@@ -89,6 +89,12 @@ class History:
         so that the answer that follows does not ask the store again)."""
         self.runner.keep_checked(self.visible(principal, relationship_id))
 
+    def checked_version(self, relationship_id: UUID) -> int | None:
+        """The version of the relationship ``check_visible`` admitted this request to (its answer's ETag), if
+        it is still kept for the answer."""
+        relationship = self.runner.peek_checked(relationship_id)
+        return relationship.version if relationship is not None else None
+
     def visible(self, principal: Principal, relationship_id: UUID) -> MentorshipRelationship:
         """The relationship now, if the caller may see it."""
         relationship = self.runner.take_checked(relationship_id) or self.runner.current(relationship_id, fresh=True)

@@ -95,13 +95,13 @@ class ReplayQuerySchema(StrictSchema):
             raise ValidationError("Give version or as_of, not both.", "as_of")
 
 
-class RelationshipQuerySchema(ReplayQuerySchema):
+class RelationshipQuerySchema(ReplayQuerySchema, FreshnessQuerySchema):
     limit = fields.Integer(validate=validate.Range(min=0, max=500), metadata={
         "description": "Only this many of the most recent feedback (with their actions) and check-ins, and "
                        "`totals`: for long relationships (older ones: `/events`)."})
 
 
-class EventsQuerySchema(StrictSchema):
+class EventsQuerySchema(FreshnessQuerySchema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_NUMBER))
     cursor = Cursor(AfterPosition)
     limit = limit_field()

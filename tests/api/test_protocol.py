@@ -195,3 +195,70 @@ def test_store_errors_are_never_stack_traces(service, monkeypatch):
     body = assert_problem(response, 503)
     assert response.headers["Retry-After"] == "1"
     assert "refused" not in body["detail"]
+
+
+# -- details a newcomer's read of the contract found ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_numbers_json_does_not_have_are_a_bad_request(service, constant):
+    rid = service.start()["id"]
+    body = '{"minutes": %s, "notes": "x"}' % constant
+    assert_problem(raw_post(service, "mentor", f"/v1/relationships/{rid}/check-ins", body), 400)
+    assert service.get("auditor", f"/v1/relationships/{rid}").json["version"] == 1
+
+
+@pytest.mark.parametrize("target", ["/v1/participants/%ff%fe/growth", "/v1/relationships?program_id=%ff",
+                                    "/v1/relationships/%c3%28"])
+def test_a_request_target_that_is_not_utf8_is_a_bad_request(service, target):
+    body = assert_problem(service.get("coordinator", target), 400)
+    assert "UTF-8" in body["detail"]
+
+
+def test_relationship_and_events_accept_min_position_as_every_query_does(service):
+    rid = service.start()["id"]
+    written = service.post("coordinator", f"/v1/relationships/{rid}/pause", {})
+    position = int(written.headers["X-Position"])
+    for path in (f"/v1/relationships/{rid}", f"/v1/relationships/{rid}/events"):
+        reached = service.get("mentor", f"{path}?min_position={position}")
+        assert reached.status_code == 200, reached.json
+        assert reached.headers["ETag"] == '"2"'
+        body = assert_problem(service.get("mentor", f"{path}?min_position={position + 1000}"), 422)
+        assert "min_position" in body["errors"]
+
+
+def test_events_and_health_now_carry_the_relationships_version_as_etag(service):
+    rid = service.start()["id"]
+    service.post("coordinator", f"/v1/relationships/{rid}/pause", {})
+    service.app.extensions["projections"].catch_up()  # the worker's part, where a worker keeps the views
+    events = service.get("mentee", f"/v1/relationships/{rid}/events?limit=1")
+    assert events.headers["ETag"] == '"2"' and events.json["next"] is not None  # the relationship's, not the page's
+    assert service.get("mentee", f"/v1/relationships/{rid}/health").headers["ETag"] == '"2"'
+    assert "ETag" not in service.get("mentee", f"/v1/relationships/{rid}/health?version=1").headers  # a replay
+    resumed = service.post("coordinator", f"/v1/relationships/{rid}/resume", {},
+                           If_Match=events.headers["ETag"])  # usable as If-Match at once
+    assert resumed.status_code == 200
+
+
+def test_a_stale_if_match_on_a_concern_names_the_concern(service):
+    rid = service.start()["id"]
+    concern = service.post("mentee", f"/v1/relationships/{rid}/concerns", {"content": "Meetings keep moving."}).json
+    resolution = f"/v1/relationships/{rid}/concerns/{concern['concern_id']}/resolution"
+    body = assert_problem(service.post("coordinator", resolution, {}, If_Match='"7"'), 412)
+    assert body["detail"].startswith("The concern is at version")
+
+
+def test_the_openapi_document_writes_every_error_out_and_promises_only_headers_sent(service):
+    spec = service.get(None, "/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict):
+                continue  # the path's own parameters
+            for status, response in operation.get("responses", {}).items():
+                assert "$ref" not in response, (method, path, status)  # written out (contract addition 1.4)
+                if str(status) == "201":
+                    assert ("Location" in response.get("headers", {})) == (path == "/v1/relationships"), path
+    for path in ("/v1/relationships/{relationship_id}/events", "/v1/relationships/{relationship_id}/health"):
+        assert "ETag" in spec["paths"][path]["get"]["responses"]["200"]["headers"]
+    for path in ("/v1/relationships/{relationship_id}", "/v1/relationships/{relationship_id}/events"):
+        assert "min_position" in [p["name"] for p in spec["paths"][path]["get"]["parameters"]]

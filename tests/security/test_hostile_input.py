@@ -127,9 +127,10 @@ def test_control_characters_in_queries_are_refused(world, query):
         refused(service, service.get("coordinator", f"{path}?{query}"))
 
 
-def test_invalid_utf8_in_a_query_is_not_an_error(world):
+def test_invalid_utf8_in_a_query_is_a_bad_request_not_another_id(world):
+    """Read as U+FFFD it would be another id, matching nothing (or, in a path, a made-up participant): 400."""
     service, _ = world
-    assert service.get("coordinator", "/v1/relationships?program_id=%ff%fe").status_code == 200
+    refused(service, service.get("coordinator", "/v1/relationships?program_id=%ff%fe"), 400)
 
 
 def test_a_nul_in_a_path_is_not_found(world):

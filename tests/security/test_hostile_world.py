@@ -58,11 +58,13 @@ def test_paired_surrogates_are_ordinary_text(world):
     assert state["feedback"][-1]["content"] == "well done \U0001F600"
 
 
-def test_surrogates_in_the_url_are_only_unknown_text(world):
+def test_surrogates_in_the_url_are_a_bad_request(world):
+    """A surrogate's UTF-8 form is not UTF-8: read as U+FFFD it would be another id, matching nothing."""
     service, _ = world
-    assert service.get("coordinator", "/v1/relationships?program_id=%ED%A0%80").json["items"] == []
-    growth = service.get("coordinator", "/v1/participants/%ED%A0%80/growth")
-    assert growth.status_code == 200 and growth.json["skills"] == []
+    for target in ("/v1/relationships?program_id=%ED%A0%80", "/v1/participants/%ED%A0%80/growth"):
+        answer = service.get("coordinator", target)
+        assert answer.status_code == 400 and answer.mimetype == "application/problem+json", target
+        assert "UTF-8" in answer.json["detail"]
 
 
 # -- times and days outside what the service can represent -----------------------------------------------
