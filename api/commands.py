@@ -82,11 +82,15 @@ def visible(view: Callable) -> Callable:
 
 def command_context() -> CommandContext:
     """Idempotency-Key, a fingerprint of what was asked, and If-Match, from the request."""
+    return CommandContext(key=idempotency_key(), fingerprint=fingerprint(), expected_version=expected_version())
+
+
+def idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     key = key.strip(" \t") if key is not None else None  # optional whitespace is not part of a field value
     if key is not None and not (1 <= len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         abort(422, messages={"Idempotency-Key": [f"Give 1 to {MAX_KEY_LENGTH} printable characters."]})
-    return CommandContext(key=key, fingerprint=fingerprint(), expected_version=expected_version())
+    return key
 
 
 def fingerprint() -> str:

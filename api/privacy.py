@@ -10,6 +10,7 @@ from flask import current_app
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
+from api.commands import fingerprint, idempotency_key
 from api.reads import fresh, keep_views_current
 from api.schemas.common import FreshnessQuerySchema
 from api.schemas.privacy import ErasureAnswerSchema, ErasureSchema, ExportSchema
@@ -53,7 +54,12 @@ def erasable(view: Callable[..., Any]) -> Callable[..., Any]:
 @blp.alt_response(409, response="CONFLICT", description="The store was written before the privacy scheme "
                                                          "(store-not-migrated).")
 def erase_participant(body: dict[str, Any], participant_id: str) -> Any:
-    """Erase a participant's personal data (a coordinator). Asking again answers as the first time."""
-    answer = privacy().erase(current_principal(), normalised(participant_id), body.get("reason"))
+    """Erase a participant's personal data (a coordinator). Asking again answers as the first time; an
+    Idempotency-Key used before for another request is 422, as for every POST."""
+    principal, key = current_principal(), idempotency_key()
+    again = key is not None and privacy().key_used_for(principal, key, fingerprint())
+    answer = privacy().erase(principal, normalised(participant_id), body.get("reason"))
+    if key is not None and not again:
+        privacy().keep_key(principal, key, fingerprint())
     keep_views_current()
-    return answer
+    return (answer, {"Idempotent-Replayed": "true"}) if again else answer

@@ -17,6 +17,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 KEY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:mentorship-ledger:idempotency-key")
+# An erasure sent with a key is remembered too, pointing nowhere (it writes no event of its own everywhere,
+# and asking again answers the same anyway): only so that the key is not used for another request (422).
+ERASURE = "erase_participant"
+NOWHERE = UUID(int=0)
 
 
 def accepted_command_id(principal_id: str, role: str, key: str) -> UUID:

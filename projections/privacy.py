@@ -19,10 +19,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from domain import errors
+from domain.commands import project
 from domain.events import Act
+from domain.idempotency import ERASURE, NOWHERE, AcceptedCommand, accepted_command_id
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -128,6 +131,30 @@ class Privacy:
             raise errors.NotFoundError("No such participant.")
         if principal.role != COORDINATOR:
             raise errors.NotPermittedError("Only a coordinator erases a participant.")
+
+    def key_used_for(self, principal: Principal, key: str, fingerprint: str) -> bool:
+        """Whether this caller's Idempotency-Key was used for this same erasure request before (True) or not
+        at all (False); 422 when it was used for anything else (a command, another erasure)."""
+        try:
+            accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, key),
+                                                  projector_func=project)
+        except AggregateNotFoundError:
+            return False
+        if accepted.command != ERASURE or accepted.fingerprint != self.ledger.stored_key(fingerprint):
+            raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
+        return True
+
+    def keep_key(self, principal: Principal, key: str, fingerprint: str) -> None:
+        """Remember this caller's key for this erasure request (after it succeeded: a refused one may be sent
+        again with it). The request's fingerprint is kept as a keyed digest: its path names the person."""
+        accepted = AcceptedCommand.accept(
+            principal_id=principal.id, role=principal.role, key=key, fingerprint=self.ledger.stored_key(fingerprint),
+            command=ERASURE, relationship_id=NOWHERE, relationship_version=0, subject_id=None,
+            at=self.ledger.clock())
+        try:
+            self.ledger.save(accepted)
+        except IntegrityError:  # the same key at the same moment: the other request kept it
+            pass
 
     def erase(self, principal: Principal, participant_id: str, reason: str | None = None) -> dict[str, Any]:
         """Erase a person's personal data (a coordinator); asking again answers as the first time."""

@@ -520,6 +520,45 @@ def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(worl
         restarted.extensions["ledger"].close()
 
 
+def test_an_erasures_idempotency_key_is_held_to_its_request_like_every_posts(world):
+    """The contract: the same key with another path or body is 422, for every POST. The erasure is idempotent
+    by itself, so before its key was not looked at: a key reused for another participant erased them too."""
+    service, rid, other, _ = world
+
+    def again(participant: str, body: dict, key: str = "er-1"):
+        return service.client.post(f"/v1/participants/{participant}/erasure", json=body,
+                                   headers=service.headers("coordinator", Idempotency_Key=key))
+
+    first = again(ERASED_ID, {"reason": "Asked to leave the program"})
+    assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers
+    repeated = again(ERASED_ID, {"reason": "Asked to leave the program"})
+    assert (repeated.status_code, repeated.json) == (200, first.json)
+    assert repeated.headers["Idempotent-Replayed"] == "true"
+    for participant, body in ((ERASED_ID, {"reason": "Another reason"}), ("mentor-7", {})):
+        refused = again(participant, body)
+        assert refused.status_code == 422 and refused.json["title"] == "Idempotency-Key reused", refused.json
+    assert service.get("coordinator", f"/v1/relationships/{other}").json["mentor_id"] == "mentor-7"  # not erased
+    started = service.post("coordinator", "/v1/relationships", {"program_id": "p", "mentor_id": "mentor-9",
+                                                                "mentee_id": "mentee-30"}, Idempotency_Key="er-1")
+    assert started.status_code == 422  # nor for a command
+    used = service.post("coordinator", f"/v1/relationships/{other}/pause", {}, Idempotency_Key="cmd-1")
+    assert used.status_code == 200, used.json
+    assert again("mentor-7", {}, key="cmd-1").status_code == 422  # a command's key is not an erasure's
+    assert service.get("coordinator", f"/v1/relationships/{other}").json["mentor_id"] == "mentor-7"
+    assert again("mentor-7", {}, key="er-2").status_code == 200  # a fresh key erases
+    verified = service.get("auditor", "/v1/audit/verify").json
+    assert verified["ok"] is True and verified["derived"]["problems"] == []  # the erasure's records point nowhere
+    assert ERASED_ID.encode() not in store_bytes_of(service)
+
+
+def store_bytes_of(service) -> bytes:
+    """The records of idempotency keys as stored (the erasure's fingerprint is keyed: its path names the person)."""
+    from projections.derived import ACCEPTED_TOPIC
+
+    recorder = service.app.extensions["ledger"].recorder
+    return b"".join(n.state for n in recorder.select_notifications(start=1, limit=10_000, topics=[ACCEPTED_TOPIC]))
+
+
 def test_an_erasure_the_next_process_fails_to_finish_is_tried_again_without_anyone_asking(world, store, monkeypatch):
     """The process that finishes an interrupted erasure meets a store failing (an outage): before, the erasure
     then stayed half done until another process started or someone asked again; now the process looks again
