@@ -50,11 +50,14 @@ NOT_ANSWERING = ("connection refused", "could not connect", "timeout expired", "
                  "server closed the connection", "too many connections", "remaining connection slots",
                  "no route to host", "network is unreachable", "could not translate host name", "connection reset",
                  "terminating connection", "could not receive data", "could not send data", "ssl syscall error",
-                 "eof detected", "connection already closed", "connection not open")
+                 "eof detected", "connection already closed", "connection not open",
+                 # and what PostgreSQL says to one of two transactions in each other's way: a moment later, it is not
+                 "deadlock detected", "lock timeout", "could not serialize access", "could not obtain lock")
 
 
 def not_answering(error: BaseException) -> bool:
-    """``error`` says the store is not there to answer (worth waiting for), not that a setting is wrong."""
+    """``error`` says the store is not there to answer, or was busy (worth trying again), not that a setting is
+    wrong."""
     if not isinstance(error, (*TRANSIENT, psycopg2.OperationalError, psycopg2.InterfaceError)):
         return False
     message = str(error).lower()

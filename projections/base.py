@@ -102,14 +102,25 @@ class View(TrackingRecorder):
     def create_tables(self, cursor: Cursor, *, query_indexes: bool = True) -> None:
         """The view's tables and indexes, where missing; ``query_indexes=False`` leaves out QUERY_INDEXES."""
         types = {"DOUBLE": self.store.dialect.double, "BLOB": self.store.dialect.blob}
-        for logical, columns in self.TABLES.items():
-            definition = columns.format(**types)
-            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table(logical)} ({definition})")
+        wanted = [(self.table(logical), f"CREATE TABLE IF NOT EXISTS {self.table(logical)} ({columns.format(**types)})")
+                  for logical, columns in self.TABLES.items()]
         for index, logical, columns in self.INDEXES:
             if not query_indexes and index in self.QUERY_INDEXES:
                 continue
             physical = f"{index}_g{self.generation}"
-            cursor.execute(f'CREATE INDEX IF NOT EXISTS "{physical}" ON {self.table(logical)} ({columns})')
+            wanted.append((self.store.table(physical),
+                           f'CREATE INDEX IF NOT EXISTS "{physical}" ON {self.table(logical)} ({columns})'))
+        if self.store.postgres:
+            # CREATE INDEX IF NOT EXISTS takes its table's lock before it finds the index there: a process
+            # starting while a batch writes the view took the tables' locks in another order than the batch,
+            # and one of them was killed as a deadlock (a server's worker failing to boot stops the server).
+            # Only what is missing is created, then.
+            cursor.execute("SELECT " + ", ".join(["to_regclass(?) IS NOT NULL"] * len(wanted)),
+                           tuple(name for name, _ in wanted))
+            present = cursor.fetchone()
+            wanted = [w for w, there in zip(wanted, present, strict=True) if not there]
+        for _, statement in wanted:
+            cursor.execute(statement)
 
     def drop_tables(self, cursor: Cursor) -> None:
         for logical in self.TABLES:

@@ -66,6 +66,8 @@ def test_readiness_says_what_the_service_says_when_its_store_is_down(unavailable
     ('FATAL:  role "nobody" does not exist', False),
     ('invalid sslmode value: "bogus"', False),
     ("FATAL:  no pg_hba.conf entry for host", False),
+    ("deadlock detected DETAIL: Process 1 waits for ShareLock on relation 2", True),  # in each other's way
+    ("canceling statement due to lock timeout", True),
 ])
 def test_only_a_store_that_is_not_there_is_worth_waiting_for(message, waiting):
     assert not_answering(psycopg2.OperationalError(message)) is waiting
