@@ -16,6 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from domain.principal import ROLES
+from persistence.pg_datastore import not_answering
 from persistence.tokens import UnknownTokenError
 from projections.service import VIEW_CLASSES
 
@@ -113,7 +114,13 @@ def run(poll_interval: float, names: str | None, processes: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     projections = current_app.extensions["projections"]
-    click.echo(f"projection worker started for {', '.join(chosen)}; positions {projections.positions()}", err=True)
+    try:
+        positions = projections.positions()
+    except Exception as error:
+        if not not_answering(error):
+            raise
+        positions = "unknown yet (the store does not answer)"  # the run waits for it
+    click.echo(f"projection worker started for {', '.join(chosen)}; positions {positions}", err=True)
     projections.run(stopping.is_set, poll_interval, log=lambda line: click.echo(line, err=True), names=chosen)
     click.echo("projection worker stopped", err=True)
 

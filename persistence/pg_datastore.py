@@ -212,6 +212,11 @@ class ConnectionPool:
                 self._idle.append(conn)  # lent again first (the newest); the oldest idle ones are closed
                 conn = None  # type: ignore[assignment]
             unused = self._unused(now)
+            if conn is not None and conn.closed:
+                # The server closed it (restarted, or ended its sessions): those idle since are gone too, and each
+                # would fail the next request it were lent to. Replaced as they are needed.
+                unused += self._idle
+                self._idle.clear()
             self._condition.notify()
         for old in unused:
             old.close()

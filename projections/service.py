@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.ledger import MentorshipLedger
+from persistence.pg_datastore import not_answering
 from projections.audit import AuditTrailView
 from projections.base import (
     GENERATIONS_TABLE,
@@ -425,51 +426,39 @@ class Projections:
         and a second worker for a view stands by until the first stops.
         """
         names = sorted(names or VIEW_CLASSES)
-        with self._exclusive(stop, poll_interval, log, names), self._wakeups() as wait:
+        with self._exclusive(stop, poll_interval, log, names) as held, self._wakeups() as wait:
             while not stop():
                 try:
+                    if not held():  # the locks' connection was lost (the store restarted): taken again first
+                        continue
                     read = self.catch_up([self.view(name) for name in names])
-                except OperationalError as error:
-                    log(f"store unavailable ({error}); retrying")
+                    if read:
+                        log(f"processed {read} events; positions {self.positions()}")
+                except Exception as error:
+                    if not not_answering(error):
+                        raise
+                    log(f"store unavailable ({' '.join(str(error).split())}); retrying")
                     time.sleep(poll_interval)
                     continue
-                if read:
-                    log(f"processed {read} events; positions {self.positions()}")
-                else:  # woken by new events, or when a ranking is due to change (midnight: on the second)
+                if not read:  # woken by new events, or when a ranking is due to change (midnight: on the second)
                     due_in = self._ranked_until - self.ledger.clock().timestamp()
                     wait(min(poll_interval, due_in) if due_in > 0 else poll_interval)
 
     @contextlib.contextmanager
     def _exclusive(self, stop: Callable[[], bool], poll_interval: float, log: Callable[[str], None],
-                   names: list[str]) -> Iterator[None]:
-        """On PostgreSQL, one active worker per view (an advisory lock each, all or none held); others stand by."""
+                   names: list[str]) -> Iterator[Callable[[], bool]]:
+        """On PostgreSQL, one active worker per view (``WorkerLocks``); yields whether they are held."""
         if not self.store.postgres:
-            yield
+            yield lambda: True
             return
-        pool = self.store.datastore.pool
-        conn = pool.get()
+        locks = WorkerLocks(self.store, names, stop, poll_interval, log)
         try:
-            keys = [self.store.lock_key(f"projection worker {name}") for name in names]
-            announced = False
-            while not stop():
-                with conn.raw.cursor() as cursor:
-                    held = []
-                    for key in keys:
-                        cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-                        if not cursor.fetchone()[0]:
-                            break
-                        held.append(key)
-                    if len(held) == len(keys):
-                        break
-                    for key in held:
-                        cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                if not announced:
-                    log(f"another projection worker is active for {', '.join(names)}; standing by")
-                    announced = True
-                time.sleep(poll_interval)
-            yield
+            if locks.take():
+                yield locks.keep
+            else:
+                yield lambda: False  # stopped while standing by
         finally:
-            pool.put(conn, broken=True)
+            locks.release()
 
     @contextlib.contextmanager
     def _wakeups(self) -> Iterator[Callable[[float], None]]:
@@ -482,6 +471,75 @@ class Projections:
             yield listener.wait
         finally:
             listener.close()
+
+
+class WorkerLocks:
+    """One active projection worker per view on PostgreSQL: an advisory lock per view, all or none held, on a
+    connection of its own; another worker stands by until they are free. Session locks last as long as their
+    connection: when it is lost (PostgreSQL restarted), they are taken again before any more work, standing by
+    if another worker took them meanwhile. A store away while standing by is waited for, not fatal."""
+
+    def __init__(self, store: ViewStore, names: list[str], stop: Callable[[], bool], poll_interval: float,
+                 log: Callable[[str], None]) -> None:
+        self.pool = store.datastore.pool
+        self.keys = [store.lock_key(f"projection worker {name}") for name in names]
+        self.names, self.stop, self.poll_interval, self.log = names, stop, poll_interval, log
+        self.conn: Any = None
+
+    def take(self) -> bool:
+        """Hold every lock (True), or stop asking when ``stop()`` says so (False)."""
+        announced = False
+        while not self.stop():
+            try:
+                if self._try():
+                    return True
+                if not announced:
+                    self.log(f"another projection worker is active for {', '.join(self.names)}; standing by")
+                    announced = True
+            except Exception as error:
+                if not not_answering(error):
+                    raise
+                self._drop()
+                self.log(f"store unavailable ({' '.join(str(error).split())}); retrying")
+            time.sleep(self.poll_interval)
+        return False
+
+    def _try(self) -> bool:
+        if self.conn is None:
+            self.conn = self.pool.get()
+        with self.conn.raw.cursor() as cursor:
+            held = []
+            for key in self.keys:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                if not cursor.fetchone()[0]:
+                    break
+                held.append(key)
+            if len(held) == len(self.keys):
+                return True
+            for key in held:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            return False
+
+    def keep(self) -> bool:
+        """The locks are still held (their connection answers); else taken again (False: stopped meanwhile)."""
+        try:
+            with self.conn.raw.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except Exception as error:
+            if not not_answering(error):
+                raise
+            self._drop()
+            self.log("the connection holding this worker's locks was lost; taking them again")
+            return self.take()
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            self.pool.put(self.conn, broken=True)
+            self.conn = None
+
+    def release(self) -> None:
+        self._drop()
 
 
 def _done(result: Any) -> Future:
