@@ -72,6 +72,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     env["INSTANCE_PATH"] = app.instance_path
     env.update(app.config.get("STORE_ENV") or {})
     ledger = MentorshipLedger(env=env, clock=app.config.get("CLOCK") or utc_now)
+    try:
+        _build(app, ledger)
+    except BaseException:
+        ledger.close()  # its connections, now (a server's worker loads again every second while the store is away)
+        raise
+    return app
+
+
+def _build(app: Flask, ledger: MentorshipLedger) -> None:
+    """The service around its ledger."""
     app.extensions["ledger"] = ledger
     app.extensions["tokens"] = token_store_for(ledger)
     app.config["STORE_KIND"] = store_kind(ledger)
@@ -97,7 +107,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(audit_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(demo_cli)
-    return app
 
 
 def create_unavailable_app() -> Flask:

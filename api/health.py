@@ -11,7 +11,7 @@ from flask import Response, current_app, request
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.commands import ledger, visible
+from api.commands import visible
 from api.dumping import plan
 from api.reads import fresh, page, queries, reads_along
 from api.schemas.common import page_of
@@ -31,12 +31,10 @@ AS_OF, NEXT = (f"\x00{secrets.token_hex(16)}" for _ in range(2))
 @blp.arguments(HealthQuerySchema, location="query")
 @blp.response(200, HealthSchema)
 def relationship_health(query: dict[str, Any], relationship_id: UUID) -> Any:
-    """A relationship's health now (with the relationship's version as its ETag), or as it stood at ?version=N
-    or ?as_of=time."""
+    """A relationship's health now, or as it stood at ?version=N or ?as_of=time. No ETag: it is read from a view
+    that may be behind the relationship (its version is the relationship's own answer's ETag)."""
     fresh(query, "relationship_health")
-    version = None if query else ledger().checked_version(relationship_id)
-    answer = queries().health(current_principal(), relationship_id, **query)
-    return answer if version is None else (answer, {"ETag": f'"{version}"'})
+    return queries().health(current_principal(), relationship_id, **query)
 
 
 reads_along(blp, relationship_health,  # now (no ?version=, ?as_of= or ?min_position=): from the view

@@ -59,7 +59,7 @@ def check_request_line() -> Response | None:
     environ = request.environ
     try:  # werkzeug would read percent-encoded bytes that are not UTF-8 as U+FFFD (a different id)
         if "RAW_URI" in environ or "REQUEST_URI" in environ:  # as the client sent it
-            unquote_to_bytes(environ.get("RAW_URI") or environ["REQUEST_URI"]).decode("utf-8")
+            unquote_to_bytes((environ.get("RAW_URI") or environ["REQUEST_URI"]).encode("latin-1")).decode("utf-8")
         else:  # WSGI's path: the bytes read as Latin-1
             environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
             unquote_to_bytes(environ.get("QUERY_STRING", "")).decode("utf-8")

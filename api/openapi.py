@@ -39,8 +39,7 @@ RETRY_AFTER_OF = {
 # The commands whose 201 says where the created resource is read (the others' answers hold their ids).
 CREATED_WITH_LOCATION = {"/v1/relationships"}
 # The reads that carry the relationship's version as an ETag (now: a replay carries none).
-READS_WITH_ETAG = {"/v1/relationships/{relationship_id}", "/v1/relationships/{relationship_id}/events",
-                   "/v1/relationships/{relationship_id}/health"}
+READS_WITH_ETAG = {"/v1/relationships/{relationship_id}", "/v1/relationships/{relationship_id}/events"}
 EXPORTS = {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}
 
 

@@ -57,9 +57,12 @@ def erase_participant(body: dict[str, Any], participant_id: str) -> Any:
     """Erase a participant's personal data (a coordinator). Asking again answers as the first time; an
     Idempotency-Key used before for another request is 422, as for every POST."""
     principal, key = current_principal(), idempotency_key()
-    again = key is not None and privacy().key_used_for(principal, key, fingerprint())
-    answer = privacy().erase(principal, normalised(participant_id), body.get("reason"))
-    if key is not None and not again:
-        privacy().keep_key(principal, key, fingerprint())
+    again = []
+
+    def reserve() -> None:  # the key held for this request before anything is erased (422: used for another)
+        if key is not None:
+            again.append(privacy().reserve_key(principal, key, fingerprint()))
+
+    answer = privacy().erase(principal, normalised(participant_id), body.get("reason"), accepted=reserve)
     keep_views_current()
-    return (answer, {"Idempotent-Replayed": "true"}) if again else answer
+    return (answer, {"Idempotent-Replayed": "true"}) if any(again) else answer

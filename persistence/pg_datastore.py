@@ -11,6 +11,7 @@ import contextlib
 import functools
 import hashlib
 import re
+import sqlite3
 import threading
 import time
 import weakref
@@ -50,22 +51,40 @@ NOT_ANSWERING = ("connection refused", "could not connect", "timeout expired", "
                  "server closed the connection", "too many connections", "remaining connection slots",
                  "no route to host", "network is unreachable", "could not translate host name", "connection reset",
                  "terminating connection", "could not receive data", "could not send data", "ssl syscall error",
-                 "eof detected", "connection already closed", "connection not open",
+                 "eof detected", "connection already closed", "connection not open", "no such file or directory",
+                 "is the server running", "ssl connection has been closed unexpectedly",
+                 # SQLite: another process writing (two workers creating their tables as they start)
+                 "database is locked",
                  # and what PostgreSQL says to one of two transactions in each other's way: a moment later, it is not
                  "deadlock detected", "lock timeout", "could not serialize access", "could not obtain lock")
+# What says a setting is wrong, wherever it appears (libpq joins the attempts at each address of a host into one
+# message: "Connection refused" for one, a refused password for the next).
+WRONG_SETTING = ("authentication failed", "does not exist", "no pg_hba.conf entry", "invalid sslmode",
+                 "invalid connection option", "invalid dsn", "invalid integer value", "invalid port",
+                 "permission denied", "must be superuser")
+# The errors of a store that is not there or was busy; once running, a process waits out any of them.
+STORE_ERRORS = (*TRANSIENT, psycopg2.OperationalError, psycopg2.InterfaceError, sqlite3.OperationalError)
 
 
 def not_answering(error: BaseException) -> bool:
     """``error`` says the store is not there to answer, or was busy (worth trying again), not that a setting is
-    wrong."""
-    if not isinstance(error, (*TRANSIENT, psycopg2.OperationalError, psycopg2.InterfaceError)):
+    wrong: what a starting process waits for (``Startup``, the server's workers)."""
+    if not isinstance(error, STORE_ERRORS):
         return False
     message = str(error).lower()
-    return any(sign in message for sign in NOT_ANSWERING)
+    if any(sign in message for sign in WRONG_SETTING):
+        return False
+    return isinstance(error, es.ConnectionUnavailableError) or any(sign in message for sign in NOT_ANSWERING)
+
+
+# What the server says when it ends every session (a restart, a crash): the other idle connections are gone too.
+SERVER_GONE = ("administrator command", "server closed the connection unexpectedly", "crash of another server process",
+               "the database system is shutting down", "connection to server was lost")
 
 
 class Startup:
-    """How long a starting process waits for a PostgreSQL that does not answer yet (starting, restarting).
+    """How long a starting process waits for a PostgreSQL that does not answer yet (starting, restarting), or
+    for an SQLite file another process holds while it creates its tables.
 
     A command-line process waits half a minute, then fails. The production server's workers do not wait at
     all (``api.serving`` sets ``patience`` to 0): they answer 503 at once and load again until it answers.
@@ -79,7 +98,7 @@ class Startup:
         while True:
             try:
                 return attempt()
-            except TRANSIENT as error:
+            except STORE_ERRORS as error:
                 if not not_answering(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
@@ -200,7 +219,9 @@ class ConnectionPool:
             self._release_slot()
             raise
 
-    def put(self, conn: PooledConnection, *, broken: bool = False) -> None:
+    def put(self, conn: PooledConnection, *, broken: bool = False, server_gone: bool = False) -> None:
+        """Take a lent connection back; ``server_gone``: the server ended it as it ends every session (a restart),
+        so those idle since are dropped with it."""
         keep = not (broken or conn.closed or self._closed)
         if keep and conn.raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
             keep = self._rollback(conn)
@@ -212,9 +233,9 @@ class ConnectionPool:
                 self._idle.append(conn)  # lent again first (the newest); the oldest idle ones are closed
                 conn = None  # type: ignore[assignment]
             unused = self._unused(now)
-            if conn is not None and conn.closed:
-                # The server closed it (restarted, or ended its sessions): those idle since are gone too, and each
-                # would fail the next request it were lent to. Replaced as they are needed.
+            if conn is not None and server_gone:
+                # The server ended its sessions (restarted): those idle are gone too, and each would fail the next
+                # request it were lent to. Replaced as they are needed.
                 unused += self._idle
                 self._idle.clear()
             self._condition.notify()
@@ -343,15 +364,16 @@ class PostgresDatastore:
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """A pooled connection in autocommit mode; broken ones are replaced, errors translated."""
         conn = self.pool.get()
-        broken = False
+        broken = gone = False
         try:
             with translated_errors():
                 yield conn.raw
-        except TRANSIENT:
+        except TRANSIENT as error:
             broken = True
+            gone = conn.closed and any(sign in str(error).lower() for sign in SERVER_GONE)
             raise
         finally:
-            self.pool.put(conn, broken=broken or conn.closed)
+            self.pool.put(conn, broken=broken or conn.closed, server_gone=gone)
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator[psycopg2.extensions.cursor]:

@@ -128,10 +128,7 @@ class Vault:
 
     def create_tables(self) -> None:
         """The vault's tables (waiting out a PostgreSQL that is still starting, as the recorders do)."""
-        if self.store.postgres:
-            Startup.wait_out(self._create_tables)
-        else:
-            self._create_tables()
+        Startup.wait_out(self._create_tables)  # (SQLite: another process creating its tables as it starts)
 
     def _create_tables(self) -> None:
         if self.store.postgres:

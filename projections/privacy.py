@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
 from typing import Any
@@ -132,37 +133,47 @@ class Privacy:
         if principal.role != COORDINATOR:
             raise errors.NotPermittedError("Only a coordinator erases a participant.")
 
-    def key_used_for(self, principal: Principal, key: str, fingerprint: str) -> bool:
-        """Whether this caller's Idempotency-Key was used for this same erasure request before (True) or not
-        at all (False); 422 when it was used for anything else (a command, another erasure)."""
+    def reserve_key(self, principal: Principal, key: str, fingerprint: str) -> bool:
+        """Hold this caller's Idempotency-Key for this erasure request, before it erases anything (``erase``
+        calls it once nothing can refuse the request any more): True if it was held for this same request before,
+        False if it is new; 422 when it was used for anything else (a command, another erasure). Two requests
+        with one key at once: the record's id is the key's, so one insert wins and the other is compared with it.
+        The request's fingerprint is kept as a keyed digest: its path names the person."""
+        keyed = self.ledger.stored_key(fingerprint)
+        if self._key_held_for(principal, key, keyed):
+            return True
+        accepted = AcceptedCommand.accept(
+            principal_id=principal.id, role=principal.role, key=key, fingerprint=keyed, command=ERASURE,
+            relationship_id=NOWHERE, relationship_version=0, subject_id=None, at=self.ledger.clock())
+        try:
+            self.ledger.save(accepted)
+        except IntegrityError:  # another request with this key at the same moment
+            if self._key_held_for(principal, key, keyed):
+                return True
+            raise
+        return False
+
+    def _key_held_for(self, principal: Principal, key: str, keyed_fingerprint: str) -> bool:
         try:
             accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, key),
                                                   projector_func=project)
         except AggregateNotFoundError:
             return False
-        if accepted.command != ERASURE or accepted.fingerprint != self.ledger.stored_key(fingerprint):
+        if accepted.command != ERASURE or accepted.fingerprint != keyed_fingerprint:
             raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         return True
 
-    def keep_key(self, principal: Principal, key: str, fingerprint: str) -> None:
-        """Remember this caller's key for this erasure request (after it succeeded: a refused one may be sent
-        again with it). The request's fingerprint is kept as a keyed digest: its path names the person."""
-        accepted = AcceptedCommand.accept(
-            principal_id=principal.id, role=principal.role, key=key, fingerprint=self.ledger.stored_key(fingerprint),
-            command=ERASURE, relationship_id=NOWHERE, relationship_version=0, subject_id=None,
-            at=self.ledger.clock())
-        try:
-            self.ledger.save(accepted)
-        except IntegrityError:  # the same key at the same moment: the other request kept it
-            pass
-
-    def erase(self, principal: Principal, participant_id: str, reason: str | None = None) -> dict[str, Any]:
-        """Erase a person's personal data (a coordinator); asking again answers as the first time."""
+    def erase(self, principal: Principal, participant_id: str, reason: str | None = None,
+              accepted: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Erase a person's personal data (a coordinator); asking again answers as the first time. ``accepted``
+        is called once nothing can refuse the request, before anything is erased (``reserve_key``)."""
         if principal.role != COORDINATOR:
             raise errors.NotPermittedError("Only a coordinator erases a participant.")
+        accepted = accepted or (lambda: None)
         vault = self.ledger.vault
         done = self.erased(participant_id)
         if done is not None:
+            accepted()
             return _answer(participant_id, done)
         if ERASED.match(participant_id):
             raise errors.NotFoundError("No such participant.")
@@ -176,6 +187,7 @@ class Privacy:
         if reason and _names(reason, participant_id):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
                                              field="reason")
+        accepted()
         with self._one_at_a_time:
             done = self.erased(participant_id)  # (by another request of this process while this one waited)
             if done is not None:

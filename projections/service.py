@@ -14,7 +14,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.ledger import MentorshipLedger
-from persistence.pg_datastore import not_answering
+from persistence.pg_datastore import STORE_ERRORS, Startup
 from projections.audit import AuditTrailView
 from projections.base import (
     GENERATIONS_TABLE,
@@ -86,7 +86,10 @@ class Projections:
         self._ranked_ahead: tuple[int, float] | None = None  # (health generation, moment) last ranked ahead from
         create_bookkeeping(self.store)
         for name in VIEW_CLASSES:
-            self._ensure_live(name)
+            if self.store.postgres:  # a deadlock or lock timeout with a batch of another process: tried again
+                Startup.wait_out(lambda name=name: self._ensure_live(name))
+            else:
+                self._ensure_live(name)
         for name, cls in VIEW_CLASSES.items():
             if self._live_version(name) < cls.VERSION:
                 self.rebuild(name, only_if_older=True)  # tables of an older shape: replay into the new one
@@ -434,9 +437,7 @@ class Projections:
                     read = self.catch_up([self.view(name) for name in names])
                     if read:
                         log(f"processed {read} events; positions {self.positions()}")
-                except Exception as error:
-                    if not not_answering(error):
-                        raise
+                except STORE_ERRORS as error:  # running: any of them is waited out, as before
                     log(f"store unavailable ({' '.join(str(error).split())}); retrying")
                     time.sleep(poll_interval)
                     continue
@@ -496,9 +497,7 @@ class WorkerLocks:
                 if not announced:
                     self.log(f"another projection worker is active for {', '.join(self.names)}; standing by")
                     announced = True
-            except Exception as error:
-                if not not_answering(error):
-                    raise
+            except STORE_ERRORS as error:
                 self._drop()
                 self.log(f"store unavailable ({' '.join(str(error).split())}); retrying")
             time.sleep(self.poll_interval)
@@ -526,9 +525,7 @@ class WorkerLocks:
             with self.conn.raw.cursor() as cursor:
                 cursor.execute("SELECT 1")
             return True
-        except Exception as error:
-            if not not_answering(error):
-                raise
+        except STORE_ERRORS:
             self._drop()
             self.log("the connection holding this worker's locks was lost; taking them again")
             return self.take()

@@ -529,7 +529,9 @@ def test_an_erasures_idempotency_key_is_held_to_its_request_like_every_posts(wor
         return service.client.post(f"/v1/participants/{participant}/erasure", json=body,
                                    headers=service.headers("coordinator", Idempotency_Key=key))
 
-    first = again(ERASED_ID, {"reason": "Asked to leave the program"})
+    named = again(ERASED_ID, {"reason": "mentee-12 asked to leave"})  # refused: the reason names the person
+    assert named.status_code == 422 and named.json["errors"] == {"reason": [named.json["detail"]]}
+    first = again(ERASED_ID, {"reason": "Asked to leave the program"})  # the same key, the request mended
     assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers
     repeated = again(ERASED_ID, {"reason": "Asked to leave the program"})
     assert (repeated.status_code, repeated.json) == (200, first.json)
