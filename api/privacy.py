@@ -14,6 +14,7 @@ from api.commands import fingerprint, idempotency_key
 from api.reads import fresh, keep_views_current
 from api.schemas.common import FreshnessQuerySchema
 from api.schemas.privacy import ErasureAnswerSchema, ErasureSchema, ExportSchema
+from domain.idempotency import ERASURE
 from domain.identifiers import normalised
 from projections.privacy import Privacy
 
@@ -57,12 +58,13 @@ def erase_participant(body: dict[str, Any], participant_id: str) -> Any:
     """Erase a participant's personal data (a coordinator). Asking again answers as the first time; an
     Idempotency-Key used before for another request is 422, as for every POST."""
     principal, key = current_principal(), idempotency_key()
-    again = []
+    again = False
 
-    def reserve() -> None:  # the key held for this request before anything is erased (422: used for another)
+    def hold() -> None:  # the key held for this request before anything is erased (422: used for another)
+        nonlocal again
         if key is not None:
-            again.append(privacy().reserve_key(principal, key, fingerprint()))
+            again = current_app.extensions["ledger"].hold_key(principal, key, fingerprint(), ERASURE)
 
-    answer = privacy().erase(principal, normalised(participant_id), body.get("reason"), accepted=reserve)
+    answer = privacy().erase(principal, normalised(participant_id), body.get("reason"), accepted=hold)
     keep_views_current()
-    return (answer, {"Idempotent-Replayed": "true"}) if any(again) else answer
+    return (answer, {"Idempotent-Replayed": "true"}) if again else answer

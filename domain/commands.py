@@ -24,12 +24,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from domain import errors
 from domain.concern import Concern
 from domain.events import Act
-from domain.idempotency import AcceptedCommand, accepted_command_id, disagreement
+from domain.idempotency import NOWHERE, AcceptedCommand, accepted_command_id, disagreement
 from domain.principal import CommandContext, Principal
 from domain.relationship import MentorshipRelationship
 
@@ -299,13 +299,9 @@ class CommandRunner:
         """The first answer to this caller's key, if it was used before; refuse another use of it."""
         if context.key is None:
             return None
-        try:
-            accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, context.key),
-                                                  projector_func=project)
-        except AggregateNotFoundError:
+        accepted = self._accepted_under(principal, context.key, spec.name, context.fingerprint)
+        if accepted is None:
             return None
-        if accepted.fingerprint != context.fingerprint or accepted.command != spec.name:
-            raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         target_id, version = accepted.relationship_id, accepted.relationship_version
         stored_key = self.ledger.stored_key(context.key)
         if accepted.key != stored_key or accepted.principal_id != principal.id or disagreement(
@@ -319,6 +315,37 @@ class CommandRunner:
                                                                        projector_func=project)
         body = spec.answer(Outcome(self.ledger, before, event))
         return CommandResult(body, target_id, version, self.ledger.position(), replayed=True)
+
+    def hold_key(self, principal: Principal, key: str, fingerprint: str, command: str) -> bool:
+        """Hold this caller's key for a request that writes no event of its own (an erasure), before it runs:
+        True if it was held for this same request before, False if new; 422 when it was used for anything else.
+        The record points nowhere (nothing to replay: such a request answers the same when asked again); its
+        fingerprint is a keyed digest (an erasure's path names the person). Two requests with one key at once:
+        the record's id is the key's, so one insert wins and the other is compared with it."""
+        keyed = self.ledger.stored_key(fingerprint)
+        if self._accepted_under(principal, key, command, keyed) is not None:
+            return True
+        try:
+            self.ledger.save(AcceptedCommand.accept(
+                principal_id=principal.id, role=principal.role, key=key, fingerprint=keyed, command=command,
+                relationship_id=NOWHERE, relationship_version=0, subject_id=None, at=self.ledger.clock()))
+        except IntegrityError:
+            if self._accepted_under(principal, key, command, keyed) is not None:
+                return True
+            raise
+        return False
+
+    def _accepted_under(self, principal: Principal, key: str, command: str, fingerprint: str
+                        ) -> AcceptedCommand | None:
+        """The record of this caller's key, if it was used; 422 if for another request than (command, fingerprint)."""
+        try:
+            accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, key),
+                                                  projector_func=project)
+        except AggregateNotFoundError:
+            return None
+        if accepted.fingerprint != fingerprint or accepted.command != command:
+            raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
+        return accepted
 
     # -- relationships held in memory ------------------------------------------------------
 

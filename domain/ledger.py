@@ -136,6 +136,10 @@ class MentorshipLedger(History, Application[UUID]):
         """Subjects, keys and erasures (``persistence.privacy.Vault``)."""
         return self.mapper.vault
 
+    def hold_key(self, principal: Principal, key: str, fingerprint: str, command: str) -> bool:
+        """``CommandRunner.hold_key``: an Idempotency-Key held for a request that writes no event of its own."""
+        return self.runner.hold_key(principal, key, fingerprint, command)
+
     def stored_key(self, key: str) -> str:
         """An Idempotency-Key as events and idempotency records keep it (a keyed digest under the scheme)."""
         return self.vault.stored_key(key)

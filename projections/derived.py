@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from domain.idempotency import ERASURE, NOWHERE, AcceptedCommand, disagreement
+from domain.idempotency import NOWHERE, AcceptedCommand, disagreement
 from domain.ledger import MentorshipLedger
 from domain.relationship import MentorshipRelationship
 from persistence.signing import UntrustedSnapshotError
@@ -102,8 +102,8 @@ def accepted_command_problem(ledger: MentorshipLedger, stored: Any) -> str | Non
         accepted = ledger.mapper.to_domain_event(stored)
     except Exception:  # noqa: BLE001 - bytes that no longer decode were altered
         return "does not decode"
-    if accepted.command == ERASURE and accepted.relationship_id == NOWHERE:
-        return None  # an erasure's key: it points at nothing and answers nothing, it only refuses another use
+    if accepted.relationship_id == NOWHERE:
+        return None  # a key held for a request writing no event (an erasure): it answers nothing, only refuses
     return disagreement(ledger.events, accepted.relationship_id, accepted.relationship_version, accepted.key,
                         accepted.principal_id)
 

@@ -20,13 +20,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, RecordConflictError
+from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
-from domain.commands import project
 from domain.events import Act
-from domain.idempotency import ERASURE, NOWHERE, AcceptedCommand, accepted_command_id
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -46,6 +43,8 @@ UNBORN_WAIT = 2.0
 
 class Privacy:
     """Export and erasure, for one ledger, its views and its tokens."""
+
+    PENDING_AGAIN = 60.0  # seconds between a process's looks at erasures begun and not finished
 
     def __init__(self, ledger: MentorshipLedger, queries: LedgerQueries, tokens: TokenStore) -> None:
         self.ledger = ledger
@@ -133,40 +132,10 @@ class Privacy:
         if principal.role != COORDINATOR:
             raise errors.NotPermittedError("Only a coordinator erases a participant.")
 
-    def reserve_key(self, principal: Principal, key: str, fingerprint: str) -> bool:
-        """Hold this caller's Idempotency-Key for this erasure request, before it erases anything (``erase``
-        calls it once nothing can refuse the request any more): True if it was held for this same request before,
-        False if it is new; 422 when it was used for anything else (a command, another erasure). Two requests
-        with one key at once: the record's id is the key's, so one insert wins and the other is compared with it.
-        The request's fingerprint is kept as a keyed digest: its path names the person."""
-        keyed = self.ledger.stored_key(fingerprint)
-        if self._key_held_for(principal, key, keyed):
-            return True
-        accepted = AcceptedCommand.accept(
-            principal_id=principal.id, role=principal.role, key=key, fingerprint=keyed, command=ERASURE,
-            relationship_id=NOWHERE, relationship_version=0, subject_id=None, at=self.ledger.clock())
-        try:
-            self.ledger.save(accepted)
-        except IntegrityError:  # another request with this key at the same moment
-            if self._key_held_for(principal, key, keyed):
-                return True
-            raise
-        return False
-
-    def _key_held_for(self, principal: Principal, key: str, keyed_fingerprint: str) -> bool:
-        try:
-            accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, key),
-                                                  projector_func=project)
-        except AggregateNotFoundError:
-            return False
-        if accepted.command != ERASURE or accepted.fingerprint != keyed_fingerprint:
-            raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
-        return True
-
     def erase(self, principal: Principal, participant_id: str, reason: str | None = None,
               accepted: Callable[[], None] | None = None) -> dict[str, Any]:
         """Erase a person's personal data (a coordinator); asking again answers as the first time. ``accepted``
-        is called once nothing can refuse the request, before anything is erased (``reserve_key``)."""
+        is called once nothing can refuse the request, before anything is erased (an Idempotency-Key held)."""
         if principal.role != COORDINATOR:
             raise errors.NotPermittedError("Only a coordinator erases a participant.")
         accepted = accepted or (lambda: None)
@@ -219,8 +188,6 @@ class Privacy:
                             exc_info=True)
             if self.ledger.closing.wait(self.PENDING_AGAIN):
                 return
-
-    PENDING_AGAIN = 60.0  # seconds between a process's looks at erasures begun and not finished
 
     def finish_pending(self) -> int:
         """Finish the erasures begun and not finished (the process running one stopped midway: it is recorded

@@ -472,14 +472,29 @@ def stop_after_one_relationship(monkeypatch) -> list[str]:
     return recorded
 
 
+def restart(store):
+    """Another process of the deployment starting (it finishes erasures left midway on a thread of its own)."""
+    from api import create_app
+    from tests.support import SteppingClock
+
+    return create_app({"TESTING": True, "DATABASE_URL": store.database_url, "STORE_ENV": store.extra_env,
+                       "CLOCK": SteppingClock(), "PROJECTIONS_MODE": "inline"})
+
+
+def finished_by_itself(vault, seconds: float = 30.0) -> list:
+    """The erasures still pending once that thread is done with them (or after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while vault.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return vault.pending()
+
+
 def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(world, store, tmp_path, monkeypatch):
     """An erasure records itself in each of the person's relationships, then forgets them in the vault. A
     process stopped between the two left the person erased in some relationships only, and their token,
     export and other relationships working until someone asked again. The erasure is noted as begun first,
     with their tokens gone at once, and the next process to start finishes it: every relationship, one
     placeholder, the same answer as if it had never stopped."""
-    from api import create_app
-    from tests.support import SteppingClock
 
     service, rid, _, _ = world
     second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
@@ -498,14 +513,10 @@ def test_an_erasure_stopped_midway_is_finished_by_the_next_process_to_start(worl
 
     assert (erasure_recorded(done), erasure_recorded(left)) == (True, False)
 
-    restarted = create_app({"TESTING": True, "DATABASE_URL": store.database_url, "STORE_ENV": store.extra_env,
-                            "CLOCK": SteppingClock(), "PROJECTIONS_MODE": "inline"})
+    restarted = restart(store)
     try:
         vault = restarted.extensions["ledger"].vault
-        deadline = time.monotonic() + 30
-        while vault.pending() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert vault.pending() == []
+        assert finished_by_itself(vault) == []
         client = restarted.test_client()
         coordinator = {"Authorization": f"Bearer {restarted.extensions['tokens'].issue('ada', 'coordinator')}"}
         answer = client.post(f"/v1/participants/{ERASED_ID}/erasure", headers=coordinator)
@@ -567,9 +578,7 @@ def test_an_erasure_the_next_process_fails_to_finish_is_tried_again_without_anyo
     (every ``Privacy.PENDING_AGAIN`` seconds) until it is finished."""
     from eventsourcing.persistence import OperationalError
 
-    from api import create_app
     from projections.privacy import Privacy
-    from tests.support import SteppingClock
 
     service, rid, _, _ = world
     second = service.start(mentor_id="mentor-8", goals=["Public speaking"])["id"]
@@ -587,14 +596,11 @@ def test_an_erasure_the_next_process_fails_to_finish_is_tried_again_without_anyo
 
     monkeypatch.setattr(Privacy, "_record_in", failing_once)
     monkeypatch.setattr(Privacy, "PENDING_AGAIN", 0.2)
-    restarted = create_app({"TESTING": True, "DATABASE_URL": store.database_url, "STORE_ENV": store.extra_env,
-                            "CLOCK": SteppingClock(), "PROJECTIONS_MODE": "inline"})
+    restarted = restart(store)
     try:
         vault = restarted.extensions["ledger"].vault
-        deadline = time.monotonic() + 30
-        while vault.pending() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert failures and vault.pending() == []  # failed once, finished on the next look
+        left = finished_by_itself(vault)
+        assert failures and left == []  # failed once, finished on the next look
         ledger = restarted.extensions["ledger"]
         for relationship_id in (rid, second):
             assert any(type(e).__name__ == "ParticipantErased" for e in ledger.events.get(UUID(relationship_id)))
