@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_SQLITE_FILE = "mentorship-ledger.sqlite3"
 POSTGRES_MODULE = "persistence.postgres"
+SQLITE_MODULE = "persistence.sqlite"  # the library's, keeping to the file first opened
 
 
 class DatabaseURLError(ValueError):
@@ -39,7 +40,7 @@ def sqlite_env(path: str) -> dict[str, str]:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "PERSISTENCE_MODULE": SQLITE_MODULE,
         "SQLITE_DBNAME": path,
         "SQLITE_LOCK_TIMEOUT": "10",
     }

@@ -18,6 +18,7 @@ from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT
 
 from persistence.pg_recorders import PostgresAggregateRecorder
 from persistence.postgres import PostgresFactory
+from persistence.sqlite import check_store_file, opened_store_file
 from persistence.tokens import TokenStore
 
 
@@ -91,10 +92,12 @@ class SQLiteReads:
             return
         if self._pid != os.getpid():  # a forked child: the parent's connections are not this process's
             self._free, self._pid = [], os.getpid()
+        check_store_file(self.datastore)  # its file removed or replaced: refused, as the datastore's own uses
         try:
             connection = self._free.pop()
         except IndexError:
             connection = self._connect()
+            opened_store_file(self.datastore)
         cursor = connection.cursor()
         try:
             yield cursor

@@ -21,6 +21,7 @@ from typing import Any
 from persistence.green import is_green
 from persistence.pg_datastore import PostgresDatastore, quote
 from persistence.postgres import PostgresFactory
+from persistence.sqlite import check_store_file
 from persistence.stores import sqlite_error, sqlite_reads
 
 
@@ -228,6 +229,7 @@ class ViewStore:
                 raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield Cursor(raw, postgres=False)
                 if write:
+                    check_store_file(self.datastore)  # its file removed or replaced: rolled back, not committed
                     conn._sqlite_conn.commit()  # noqa: SLF001
                 else:
                     conn._sqlite_conn.rollback()  # noqa: SLF001

@@ -137,3 +137,31 @@ def test_a_server_starting_on_an_sqlite_file_another_process_holds_waits_for_it(
     finally:
         release.join()
         server.stop()
+
+
+def test_the_production_server_refuses_an_sqlite_file_removed_under_it(tmp_path):
+    """Both gunicorn workers: once the file is removed, commands answer 503 (before: 201, written to the removed
+    file and lost), the log names the file, liveness still answers; nothing makes an empty store at the path."""
+    path = tmp_path / "ledger.sqlite3"
+    env = _env(f"sqlite:///{path}")
+    coordinator = issue_token(env, "coordinator", "ada")
+    log = tmp_path / "api.log"
+    server = Server(env, log)
+    server.start()
+    try:
+        headers = {"Authorization": f"Bearer {coordinator}"}
+        body = {"program_id": "p", "mentor_id": "mentor-1", "mentee_id": "mentee-1", "goals": ["Listen"]}
+        assert requests.post(f"{server.url}/v1/relationships", json=body, headers=headers,
+                             timeout=10).status_code == 201
+        os.remove(path)
+        for _ in range(20):  # new connections each time: the kernel hands them to either worker
+            answer = requests.post(f"{server.url}/v1/relationships", json=body, headers=headers, timeout=10)
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Content-Type"] == PROBLEM_JSON and answer.headers["Retry-After"] == "1"
+        assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 503
+        assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
+        assert not path.exists()
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert f"The SQLite file {path} was removed while this process had it open" in text, text[-3000:]

@@ -1,0 +1,126 @@
+"""The library's SQLite persistence module, with the store's file kept to the one first opened.
+
+Select it with ``PERSISTENCE_MODULE=persistence.sqlite`` (what ``DATABASE_URL=sqlite:///…`` and the default
+set). Everything is the library's (``eventsourcing.sqlite``) but the datastore, which notices when the file
+at ``SQLITE_DBNAME`` is no longer the file this process opened: removed, or replaced by another (a restore
+copied over it, a volume mounted again). SQLite would go on writing to the file it holds open, where nobody
+reads once the process ends — every write accepted meanwhile lost — while connections opened afterwards
+read and write the new file. From then on the process refuses every use of the store
+(``StoreFileChangedError``, an ``OperationalError``: 503 from the API, ``/readyz`` not ready), and says so
+once in its log; restarting it opens what is at the path then.
+
+The file is looked at (one ``stat``) before each connection is handed out and again just before each
+write commits; only a change during that commit itself can go unseen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import unquote, urlsplit
+
+import eventsourcing.sqlite as library
+from eventsourcing.persistence import OperationalError
+from eventsourcing.utils import Environment, EnvType
+
+log = logging.getLogger(__name__)
+
+
+class StoreFileChangedError(OperationalError):
+    """The SQLite file at the store's path is not the one this process opened."""
+
+
+class StoreFile:
+    """The identity (device, inode) of an SQLite store's file, as first opened, and whether it still holds."""
+
+    def __init__(self, db_name: str) -> None:
+        self.path = file_path(db_name)
+        self.identity: tuple[int, int] | None = None
+        self.changed: str | None = None  # once noticed, what is wrong (the process refuses the store then)
+
+    def _now(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def opened(self) -> None:
+        """A connection is open: the file exists now (SQLite creates it), and is the one to keep to."""
+        if self.identity is None:
+            self.identity = self._now()
+
+    def check(self) -> None:
+        """Raise StoreFileChangedError if the file at the path is not the one opened (or no longer exists)."""
+        if self.changed is None:
+            if self.identity is None:
+                return  # nothing opened yet: the first connection opens (or creates) whatever is there
+            now = self._now()
+            if now == self.identity:
+                return
+            what = "removed" if now is None else "replaced by another file"
+            self.changed = (f"The SQLite file {self.path} was {what} while this process had it open: the store is "
+                            "refused from now on (writes would go where nobody reads them). Restart the service "
+                            "once the right file is at that path.")
+            log.error(self.changed)
+        raise StoreFileChangedError(self.changed)
+
+
+def file_path(db_name: str) -> str:
+    """The file an SQLite database name opens: a path, or the path of a ``file:`` URI."""
+    if db_name.startswith("file:"):
+        return unquote(urlsplit(db_name).path)
+    return db_name
+
+
+class SQLiteFileDatastore(library.SQLiteDatastore):
+    """The library's datastore, refusing connections and commits once its file is gone (module docstring)."""
+
+    def __init__(self, db_name: str, **options: object) -> None:
+        super().__init__(db_name, **options)  # type: ignore[arg-type]
+        self.file = StoreFile(db_name)
+
+    @contextmanager
+    def get_connection(self, *, commit: bool) -> Iterator[library.SQLiteConnection]:
+        self.file.check()
+        with super().get_connection(commit=commit) as connection:
+            self.file.opened()
+            yield connection
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[library.SQLiteCursor]:
+        with super().transaction(commit=commit) as cursor:
+            yield cursor
+            if commit:
+                self.file.check()  # raised here, the transaction rolls back instead of committing
+
+
+def check_store_file(datastore: object) -> None:
+    """Before a commit or a read made outside the datastore's own transactions (views, one-statement reads):
+    raise StoreFileChangedError if its file is gone. Nothing for in-memory stores and PostgreSQL."""
+    file = getattr(datastore, "file", None)
+    if file is not None:
+        file.check()
+
+
+def opened_store_file(datastore: object) -> None:
+    """A connection to the datastore's file was opened outside its pool (``persistence.stores.SQLiteReads``)."""
+    file = getattr(datastore, "file", None)
+    if file is not None:
+        file.opened()
+
+
+class SQLiteFileFactory(library.SQLiteFactory):
+    """The library's SQLite factory, with ``SQLiteFileDatastore`` for a store in a file."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        built = self.datastore
+        if built.pool.is_sqlite_memory_mode:
+            return
+        self.datastore = SQLiteFileDatastore(
+            built.pool.db_name, lock_timeout=built.pool.lock_timeout,
+            single_row_tracking=built.single_row_tracking, originator_id_type=built.originator_id_type)
+        built.close()
