@@ -68,3 +68,15 @@ def same_person(first: str, second: str) -> bool:
 
 def _folded(value: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+
+
+# Letters a reader takes for another's plain form that neither case folding nor decomposition joins.
+READ_ALIKE = str.maketrans({"ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ß": "ss", "æ": "ae", "œ": "oe"})
+
+
+def read_alike(text: str) -> str:
+    """``text`` as a reader matches a name in it: compatibility forms, case and accents folded, dotless and
+    dotted i as i (``dıyarbakır``, ``DİYARBAKIR`` and ``Diyarbakir`` read alike)."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).translate(READ_ALIKE)
+    return unicodedata.normalize("NFKC", plain).casefold()

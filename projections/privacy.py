@@ -13,7 +13,6 @@ import logging
 import secrets
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
@@ -24,6 +23,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
 from domain.events import Act
+from domain.identifiers import read_alike
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -319,14 +319,11 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names(reason: str, participant_id: str) -> bool:
-    """Whether a reason names the person (ignoring case and compatibility forms): the id, or the name part of
-    an email address."""
-    folded, words = _folded(reason), [_folded(participant_id)]
+    """Whether a reason names the person as a reader would find it (``read_alike``: case, compatibility forms,
+    accents, dotless and dotted i folded): the id, or the name part of an email address."""
+    folded, words = read_alike(reason), [read_alike(participant_id)]
     local = words[0].partition("@")[0]
     if "@" in words[0] and len(local) >= 3:
         words.append(local)
     return any(word in folded for word in words)
 
-
-def _folded(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()

@@ -309,6 +309,24 @@ def test_a_reason_naming_the_name_part_of_an_email_is_refused(store, tmp_path):
         service.app.extensions["ledger"].close()
 
 
+@pytest.mark.parametrize(("participant", "reason"), [
+    ("diyarbakir", "dıyarbakır asked"), ("DİYARBAKIR", "asked by diyarbakir"), ("İlker", "ilker moved"),
+    ("josé", "Jose asked"), ("łukasz", "per Lukasz"), ("strauß", "STRAUSS left"),
+])
+def test_a_reason_naming_the_person_in_another_script_form_is_refused(store, tmp_path, participant, reason):
+    """A reader takes dotless and dotted i, accents and ß for the plain letters: so does the check (before,
+    ``dıyarbakır`` passed for ``diyarbakir`` and stayed readable in the hash-chained record)."""
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline")
+    try:
+        service.start(mentee_id=participant)
+        named = erase(service, participant=participant, reason=reason)
+        assert named.status_code == 422 and "reason" in named.json["errors"], named.json
+        kept = erase(service, participant=participant, reason="asked to leave the program")
+        assert kept.status_code == 200, kept.json
+    finally:
+        service.app.extensions["ledger"].close()
+
+
 @pytest.mark.parametrize("look_alike", ["Erased:" + "a" * 32, "ERASED:x", "erased\ufe55x", "~abc"])
 def test_ids_that_could_pass_for_a_placeholder_are_refused(world, look_alike):
     service, _, _, _ = world
