@@ -15,6 +15,7 @@ from flask_smorest import abort
 from marshmallow import Schema
 
 from api.auth import current_principal
+from api.blueprint import Blueprint
 from api.limits import retry_after
 from api.reads import keep_views_current
 from domain.commands import CommandResult
@@ -62,11 +63,23 @@ def may(command: Callable[..., CommandResult]) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             ledger().check_may(current_principal(), command, *in_order(kwargs))
+            no_query()
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+NO_QUERY = Schema()  # what a command takes in its query string: nothing
+
+
+def no_query() -> None:
+    """A command takes nothing in its query string: any parameter is 422 "Unknown field", as on every read
+    (after 404 and 403, before the body; before, ``?foo=1`` or ``?_method=GET`` went unread and the command
+    was carried out)."""
+    if request.query_string:
+        Blueprint.ARGUMENTS_PARSER.parse(NO_QUERY, location="query")
 
 
 def visible(view: Callable) -> Callable:

@@ -10,7 +10,7 @@ from flask import current_app
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.commands import fingerprint, idempotency_key
+from api.commands import fingerprint, idempotency_key, no_query
 from api.reads import fresh, keep_views_current
 from api.schemas.common import FreshnessQuerySchema
 from api.schemas.privacy import ErasureAnswerSchema, ErasureSchema, ExportSchema
@@ -43,6 +43,7 @@ def erasable(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         privacy().check_erasable(current_principal(), normalised(kwargs["participant_id"]))
+        no_query()
         return view(*args, **kwargs)
 
     return wrapper

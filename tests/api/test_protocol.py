@@ -265,3 +265,25 @@ def test_the_openapi_document_writes_every_error_out_and_promises_only_headers_s
         "headers", {})
     for path in ("/v1/relationships/{relationship_id}", "/v1/relationships/{relationship_id}/events"):
         assert "min_position" in [p["name"] for p in spec["paths"][path]["get"]["parameters"]]
+
+
+@pytest.mark.parametrize("query", ["foo=bar", "limit=-5", "_method=GET", "x"])
+def test_a_command_with_a_query_parameter_is_refused_and_changes_nothing(service, query):
+    """Commands take nothing in the query string: unknown parameters are 422 there as on every read (before,
+    ``POST …/pause?_method=GET`` paused the relationship). 404 and 403 still come first."""
+    rid = service.start()["id"]
+    position = service.app.extensions["ledger"].position()
+    for who, path, body in (
+        ("mentor", f"/v1/relationships/{rid}/check-ins", {"minutes": 10}),
+        ("coordinator", f"/v1/relationships/{rid}/pause", {}),
+        ("coordinator", "/v1/relationships", {"program_id": "p", "mentor_id": "m-1", "mentee_id": "m-2",
+                                              "goals": ["Listen"]}),
+        ("coordinator", "/v1/participants/mentee-12/erasure", {}),
+    ):
+        answer = service.post(who, f"{path}?{query}", body)
+        assert answer.status_code == 422, (path, answer.json)
+        assert answer.json["errors"] == {query.split("=")[0]: ["Unknown field."]}
+    assert service.app.extensions["ledger"].position() == position  # nothing written, nothing erased
+    assert service.get("mentor", f"/v1/relationships/{rid}").json["version"] == 1
+    assert service.post("outsider", f"/v1/relationships/{rid}/check-ins?foo=1", {"minutes": 10}).status_code == 404
+    assert service.post("mentor", f"/v1/relationships/{rid}/pause?foo=1", {}).status_code == 403
