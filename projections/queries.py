@@ -18,6 +18,7 @@ from uuid import UUID
 
 from domain import errors
 from domain.ledger import MentorshipLedger
+from domain.personal import ERASED
 from domain.principal import Principal
 from persistence.stores import raw_records
 from projections.audit import AuditFilter
@@ -177,9 +178,14 @@ class LedgerQueries:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
         if participant_id in self.ledger.vault.noted():
             raise errors.ParticipantErasedError("This participant's personal data is being erased.")
+        stored = self.stored_as(participant_id)
+        if principal.id != participant_id and not (  # the person themself may have none yet: an empty list
+                self.ledger.vault.erasure_by_placeholder(participant_id) is not None if ERASED.match(participant_id)
+                else stored != NOTHING):
+            raise errors.NotFoundError("No such participant.")  # named by no relationship, or no erasure's
         view = self.projections.view("skills_growth")
         with view.store.statement() as cursor:
-            skills = view.skills_of(cursor, self.stored_as(participant_id))
+            skills = view.skills_of(cursor, stored)
         return {"participant_id": participant_id, "skills": skills}
 
     # -- audit ---------------------------------------------------------------------------

@@ -132,7 +132,13 @@ def test_growth_is_for_the_participant_and_overseers(busy):
     assert [(s["skill"], s["improvement_mentions"], s["actions_completed"]) for s in skills] == [("Presenting", 1, 1)]
     assert fresh(service, "/v1/participants/mentor-7/growth", "auditor").json["skills"][0]["skill"] == "coaching"
     assert service.get("mentor", "/v1/participants/mentee-12/growth").status_code == 404
-    assert fresh(service, "/v1/participants/nobody/growth").json == {"participant_id": "nobody", "skills": []}
+    # Unknown ids are 404 (before: 200 with no skills, for any id, even ones no id may be)
+    for unknown in ("nobody", "%E2%80%8B", "erased:" + "0" * 32, "~" + "0" * 32, "..%2F..%2Fetc"):
+        answer = fresh(service, f"/v1/participants/{unknown}/growth")
+        assert answer.status_code == 404 and answer.mimetype == "application/problem+json", (unknown, answer.json)
+    own = service.app.extensions["tokens"].issue("newcomer-2", "participant")
+    answer = service.client.get("/v1/participants/newcomer-2/growth", headers={"Authorization": f"Bearer {own}"})
+    assert answer.json == {"participant_id": "newcomer-2", "skills": []}  # one's own: no feedback yet, empty
 
 
 def test_the_audit_trail_pages_in_store_order(busy):
