@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, request, stream_with_context
+from flask_smorest import abort
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.reads import fresh, page, queries
+from api.reads import fresh, page, projections, queries
 from api.schemas.common import FreshnessQuerySchema, page_of
 from api.schemas.views import (
     AuditEntrySchema,
@@ -95,6 +96,10 @@ def audit_verify(query: dict[str, Any]) -> Any:
     """Recompute the chain from the stored events and compare it with the trail (coordinators, auditors)."""
     fresh(query, "audit_trail")
     anchor = (query["head_position"], query["head_hash"]) if "head_position" in query else None
+    if anchor is not None and not current_principal().is_participant and anchor[0] > projections().ledger.position():
+        # A head no write has reached cannot have been read from /audit/head: a mistake, not tampering.
+        abort(422, messages={"head_position": ["No write has reached this position; "
+                                               "use a head read from /v1/audit/head."]})
     return queries().verify_audit(current_principal(), anchor)
 
 

@@ -179,6 +179,11 @@ def test_verify_and_head(busy):
     assert verified.json["ok"] is True and verified.json["entries_checked"] == 7
     assert service.get("auditor", f"/v1/audit/verify?head_position={head['position']}").status_code == 422
     assert service.get("mentor", "/v1/audit/verify").status_code == 403
+    # A head no write has reached is a mistake (422 naming it), not a broken chain (before: ok false, "no
+    # longer in the chain", which reads as tampering)
+    beyond = service.get("auditor", f"/v1/audit/verify?head_position=999999&head_hash={'0' * 64}")
+    assert beyond.status_code == 422 and "head_position" in beyond.json["errors"], beyond.json
+    assert service.get("mentor", f"/v1/audit/verify?head_position=999999&head_hash={'0' * 64}").status_code == 403
 
 
 @pytest.mark.parametrize("query", ["type=Whatever", "since=yesterday", "relationship_id=42", "limit=0", "colour=red"])
