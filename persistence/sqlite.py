@@ -3,20 +3,26 @@
 Select it with ``PERSISTENCE_MODULE=persistence.sqlite`` (what ``DATABASE_URL=sqlite:///…`` and the default
 set). Everything is the library's (``eventsourcing.sqlite``) but the datastore, which notices when the file
 at ``SQLITE_DBNAME`` is no longer the file this process opened: removed, or replaced by another (a restore
-copied over it, a volume mounted again). SQLite would go on writing to the file it holds open, where nobody
+moved over it, a volume mounted again). SQLite would go on writing to the file it holds open, where nobody
 reads once the process ends — every write accepted meanwhile lost — while connections opened afterwards
 read and write the new file. From then on the process refuses every use of the store
 (``StoreFileChangedError``, an ``OperationalError``: 503 from the API, ``/readyz`` not ready), and says so
 once in its log; restarting it opens what is at the path then.
 
-The file is looked at (one ``stat``) before each connection is handed out and again just before each
-write commits; only a change during that commit itself can go unseen.
+The file is looked at (a ``stat``, about a microsecond) before each connection is handed out and again just
+before each write commits; only a change during a commit itself can go unseen. Every look is made: a
+connection opened after the file went would make a new, empty store at the path.
+A file overwritten in place (``cp`` onto it) keeps its identity and is not seen: that corrupts any SQLite
+database in use. Nor is the write-ahead log (``-wal``) removed alone: SQLite itself removes it when the last
+connection of any process closes, so its absence tells nothing (README, "Open work").
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
@@ -33,39 +39,62 @@ class StoreFileChangedError(OperationalError):
 
 
 class StoreFile:
-    """The identity (device, inode) of an SQLite store's file, as first opened, and whether it still holds."""
+    """The identity (device, inode) of an SQLite store's file as first opened, and whether it still holds."""
 
     def __init__(self, db_name: str) -> None:
         self.path = file_path(db_name)
-        self.identity: tuple[int, int] | None = None
+        self.files = (self.path,)  # not "-wal": SQLite removes it when the last connection anywhere closes
+        self.identities: list[tuple[int, int] | None] = [None] * len(self.files)
         self.changed: str | None = None  # once noticed, what is wrong (the process refuses the store then)
+        self._lock = threading.Lock()
 
-    def _now(self) -> tuple[int, int] | None:
+    @staticmethod
+    def _identity(path: str) -> tuple[int, int] | None:
         try:
-            status = os.stat(self.path)
+            status = os.stat(path)
         except FileNotFoundError:
             return None
         return status.st_dev, status.st_ino
 
     def opened(self) -> None:
-        """A connection is open: the file exists now (SQLite creates it), and is the one to keep to."""
-        if self.identity is None:
-            self.identity = self._now()
+        """A connection is open: the file, once it exists (SQLite makes it at the first statement), is the one to
+        keep to."""
+        if self.changed is None and None in self.identities:
+            for index, path in enumerate(self.files):
+                if self.identities[index] is None:
+                    with contextlib.suppress(OSError):  # said by ``check``
+                        self.identities[index] = self._identity(path)
 
     def check(self) -> None:
-        """Raise StoreFileChangedError if the file at the path is not the one opened (or no longer exists)."""
+        """Raise StoreFileChangedError if the file at the path is not the one opened, no longer exists or can no
+        longer be reached."""
         if self.changed is None:
-            if self.identity is None:
-                return  # nothing opened yet: the first connection opens (or creates) whatever is there
-            now = self._now()
-            if now == self.identity:
+            problem = self._problem()
+            if problem is None:
                 return
-            what = "removed" if now is None else "replaced by another file"
-            self.changed = (f"The SQLite file {self.path} was {what} while this process had it open: the store is "
-                            "refused from now on (writes would go where nobody reads them). Restart the service "
-                            "once the right file is at that path.")
-            log.error(self.changed)
+            with self._lock:
+                if self.changed is None:
+                    self.changed = problem
+                    log.error(problem)
         raise StoreFileChangedError(self.changed)
+
+    def _problem(self) -> str | None:
+        for path, kept in zip(self.files, self.identities, strict=True):
+            if kept is None:
+                continue  # not opened yet: the first connection opens (or creates) whatever is there
+            try:
+                now = self._identity(path)
+            except OSError as error:
+                what = f"made unreachable ({error.strerror})"
+            else:
+                if now == kept:
+                    continue
+                what = "removed" if now is None else "replaced by another file"
+            return (f"The SQLite file {path} was {what} while this process had it open: the store is refused "
+                    "from now on (writes would go where nobody reads them). Restart the service once the right "
+                    "file is at the store's path, with no -wal or -shm file beside it but its own (README, "
+                    "\"The SQLite file\").")
+        return None
 
 
 def file_path(db_name: str) -> str:

@@ -229,7 +229,7 @@ class ViewStore:
                 raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 yield Cursor(raw, postgres=False)
                 if write:
-                    check_store_file(self.datastore)  # its file removed or replaced: rolled back, not committed
+                    check_store_file(self.datastore)  # its file gone: rolled back, not committed
                     conn._sqlite_conn.commit()  # noqa: SLF001
                 else:
                     conn._sqlite_conn.rollback()  # noqa: SLF001

@@ -71,6 +71,22 @@ def test_a_removed_file_is_refused_not_written_where_nobody_reads(sqlite_store, 
         _close(service)
 
 
+def test_a_path_that_can_no_longer_be_reached_is_refused_not_a_500(sqlite_store, tmp_path):
+    """The directory replaced by something that is not one: 503, as for a store away (before the fix of the
+    review, the error of looking escaped as a 500 with a traceback per request)."""
+    service = build_service(sqlite_store, tmp_path)
+    try:
+        rid = service.start()["id"]
+        datastore = service.app.extensions["ledger"].factory.datastore
+        datastore.file.path = str(tmp_path / "not-a-directory" / "ledger.sqlite3")  # as if the folder became a file
+        datastore.file.files = (datastore.file.path,)
+        (tmp_path / "not-a-directory").write_text("")
+        _refused(service, rid)
+        assert "made unreachable (Not a directory)" in datastore.file.changed
+    finally:
+        _close(service)
+
+
 def test_a_file_replaced_by_a_restore_is_refused_until_restart(sqlite_store, tmp_path):
     service = build_service(sqlite_store, tmp_path)
     path = tmp_path / "ledger.sqlite3"
