@@ -14,6 +14,7 @@ from flask_smorest import abort
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
+from api.commands import admitted
 from api.reads import fresh, page, projections, queries
 from api.schemas.common import FreshnessQuerySchema, page_of
 from api.schemas.views import (
@@ -24,6 +25,7 @@ from api.schemas.views import (
     VerifyQuerySchema,
     VerifySchema,
 )
+from domain.principal import Principal
 from projections.audit import COLUMNS, AuditFilter
 from projections.canonical import fixed_stamp
 
@@ -33,7 +35,16 @@ blp = Blueprint("audit", __name__, url_prefix="/v1",
 NDJSON, CSV = "application/x-ndjson", "text/csv"
 
 
+def _trail_reader(principal: Principal) -> None:
+    queries().check_audit_reader(principal, request.args.get("relationship_id"))
+
+
+def _overseer(principal: Principal) -> None:
+    queries().require_overseer(principal)
+
+
 @blp.route("/audit", methods=["GET"])
+@admitted(_trail_reader)
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, page_of(AuditEntrySchema))
 @blp.alt_response(200, description="The whole selection as NDJSON (Accept: application/x-ndjson) or CSV "
@@ -65,6 +76,7 @@ def _export_doc(mimetype: str, what: str) -> dict[str, Any]:
 
 
 @blp.route("/audit/export.csv", methods=["GET"])
+@admitted(_trail_reader)
 @blp.arguments(AuditExportQuerySchema, location="query")
 @blp.doc(**_export_doc(CSV, "as CSV (a header row, then one row per entry)"))
 def audit_export_csv(query: dict[str, Any]) -> Any:
@@ -73,6 +85,7 @@ def audit_export_csv(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/audit/export.ndjson", methods=["GET"])
+@admitted(_trail_reader)
 @blp.arguments(AuditExportQuerySchema, location="query")
 @blp.doc(**_export_doc(NDJSON, "as NDJSON (one JSON entry per line)"))
 def audit_export_ndjson(query: dict[str, Any]) -> Any:
@@ -81,6 +94,7 @@ def audit_export_ndjson(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/audit/head", methods=["GET"])
+@admitted(_overseer)
 @blp.arguments(FreshnessQuerySchema, location="query")
 @blp.response(200, HeadSchema)
 def audit_head(query: dict[str, Any]) -> Any:
@@ -90,13 +104,14 @@ def audit_head(query: dict[str, Any]) -> Any:
 
 
 @blp.route("/audit/verify", methods=["GET"])
+@admitted(_overseer)
 @blp.arguments(VerifyQuerySchema, location="query")
 @blp.response(200, VerifySchema)
 def audit_verify(query: dict[str, Any]) -> Any:
     """Recompute the chain from the stored events and compare it with the trail (coordinators, auditors)."""
     fresh(query, "audit_trail")
     anchor = (query["head_position"], query["head_hash"]) if "head_position" in query else None
-    if anchor is not None and not current_principal().is_participant and anchor[0] > projections().ledger.position():
+    if anchor is not None and anchor[0] > projections().ledger.position():
         # A head no write has reached cannot have been read from /audit/head: a mistake, not tampering.
         abort(422, messages={"head_position": ["No write has reached this position; "
                                                "use a head read from /v1/audit/head."]})

@@ -82,15 +82,22 @@ def no_query() -> None:
         Blueprint.ARGUMENTS_PARSER.parse(NO_QUERY, location="query")
 
 
-def visible(view: Callable) -> Callable:
-    """Answer 404 before the query is validated when the relationship is not visible."""
+def admitted(check: Callable[..., None]) -> Callable:
+    """``check(principal, **path arguments)`` before the query is validated: 404 (not visible) and 403 (role)
+    come before 422, in the contract's order, on reads as on commands."""
 
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ledger().check_visible(current_principal(), kwargs["relationship_id"])
-        return view(*args, **kwargs)
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check(current_principal(), **kwargs)
+            return view(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
+
+
+visible = admitted(lambda principal, relationship_id: ledger().check_visible(principal, relationship_id))
 
 
 def command_context() -> CommandContext:

@@ -10,7 +10,7 @@ from flask import current_app
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.commands import fingerprint, idempotency_key, no_query
+from api.commands import admitted, fingerprint, idempotency_key, no_query
 from api.reads import fresh, keep_views_current
 from api.schemas.common import FreshnessQuerySchema
 from api.schemas.privacy import ErasureAnswerSchema, ErasureSchema, ExportSchema
@@ -28,6 +28,7 @@ def privacy() -> Privacy:
 
 
 @blp.route("/participants/<path:participant_id>/export", methods=["GET"])
+@admitted(lambda principal, participant_id: Privacy.check_export_reader(principal, normalised(participant_id)))
 @blp.arguments(FreshnessQuerySchema, location="query")
 @blp.response(200, ExportSchema)
 @blp.alt_response(410, response="GONE", description="The participant was erased, or is being erased.")

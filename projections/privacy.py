@@ -57,8 +57,7 @@ class Privacy:
 
     def export(self, principal: Principal, participant_id: str) -> dict[str, Any]:
         """Everything held about a person, as one document: the person themself, or a coordinator."""
-        if principal.id != participant_id and principal.role != COORDINATOR:
-            raise errors.NotFoundError("No such participant.")
+        self.check_export_reader(principal, participant_id)
         vault = self.ledger.vault
         if self.erased(participant_id) is not None:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
@@ -119,6 +118,12 @@ class Privacy:
         }
 
     # -- erasure ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def check_export_reader(principal: Principal, participant_id: str) -> None:
+        """404 for anyone but the person themself or a coordinator."""
+        if principal.id != participant_id and principal.role != COORDINATOR:
+            raise errors.NotFoundError("No such participant.")
 
     def check_erasable(self, principal: Principal, participant_id: str) -> None:
         """404 for an id the service knows nothing of (and never erased), then 403 for anyone but a coordinator:

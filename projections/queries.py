@@ -149,7 +149,7 @@ class LedgerQueries:
                     now: datetime | None = None) -> tuple[list, datetime, KeptPage | None]:
         """``health_page``'s rows and moment, and the kept page they are (then each row's ``as_of`` is when it
         was scored, not the moment answered: the page is right at both; its rows are shared, never change them)."""
-        self._require_overseer(principal)
+        self.require_overseer(principal)
         view = self.projections.view("relationship_health")
         # First pages scored now are kept while nothing can change them (projections.health.pages).
         key = (view.generation, program_id, status, limit) if now is None and after is None else None
@@ -172,7 +172,8 @@ class LedgerQueries:
 
     def growth(self, principal: Principal, participant_id: str) -> dict[str, Any]:
         """Skills named in feedback to a participant; theirs to see, and overseers'."""
-        if (principal.is_participant and principal.id != participant_id) or not _printable(participant_id):
+        self.check_growth_reader(principal, participant_id)
+        if not _printable(participant_id):
             raise errors.NotFoundError("No such participant.")
         if self.ledger.vault.erasure(participant_id) is not None:
             raise errors.ParticipantErasedError("This participant's personal data was erased.")
@@ -228,7 +229,7 @@ class LedgerQueries:
 
     def audit_head(self, principal: Principal) -> dict[str, Any]:
         """The newest entry's position and hash: keep it elsewhere to prove later that nothing before it changed."""
-        self._require_overseer(principal)
+        self.require_overseer(principal)
         view = self.projections.view("audit_trail")
         with view.store.transaction(write=False) as cursor:
             return view.head(cursor)
@@ -240,7 +241,7 @@ class LedgerQueries:
         the derived state. Sealed trails are walked fast (stored bytes hashed, not decoded), in ``processes``
         slices at once; ``incremental`` starts from the checkpoint the last incremental run kept, and moves it
         on when all is well."""
-        self._require_overseer(principal)
+        self.require_overseer(principal)
         view = self.projections.view("audit_trail")
         tracked = view.max_tracking_id() or 0
         key = self.ledger.signing_key
@@ -296,9 +297,29 @@ class LedgerQueries:
     # -- permissions -----------------------------------------------------------------
 
     @staticmethod
-    def _require_overseer(principal: Principal) -> None:
+    def require_overseer(principal: Principal) -> None:
+        """403 for participants: what only coordinators and auditors see."""
         if principal.is_participant:
             raise errors.NotPermittedError("Only coordinators and auditors see this.")
+
+    def check_audit_reader(self, principal: Principal, relationship_id: str | None) -> None:
+        """403 for a participant naming no relationship, 404 for one naming another's (``relationship_id`` as
+        given in the query: one that is no id at all is left to validation, 422)."""
+        if not principal.is_participant:
+            return
+        if relationship_id is None:
+            raise errors.NotPermittedError("Participants read the audit trail of one of their relationships.")
+        try:
+            wanted = UUID(relationship_id)
+        except ValueError:
+            return
+        self.ledger.check_visible(principal, wanted)
+
+    @staticmethod
+    def check_growth_reader(principal: Principal, participant_id: str) -> None:
+        """404 for a participant asking about anyone but themself."""
+        if principal.is_participant and principal.id != participant_id:
+            raise errors.NotFoundError("No such participant.")
 
     def _audit_selection(self, principal: Principal, selection: AuditFilter) -> AuditFilter:
         """What a caller may read of the trail: participants, one of their relationships, no one else's concerns."""
@@ -306,9 +327,7 @@ class LedgerQueries:
             selection = replace(selection, actor=self.stored_as(selection.actor))
         if not principal.is_participant:
             return selection
-        if selection.relationship_id is None:
-            raise errors.NotPermittedError("Participants read the audit trail of one of their relationships.")
-        self.ledger.check_visible(principal, UUID(selection.relationship_id))
+        self.check_audit_reader(principal, selection.relationship_id)
         return replace(selection, reader=self.stored_as(principal.id))
 
     # -- concerns ---------------------------------------------------------------------

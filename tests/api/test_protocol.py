@@ -114,6 +114,31 @@ def test_role_wins_over_validation(service):
     assert_problem(service.post("mentor", "/v1/relationships", {"bad": 1}), 403)
 
 
+def test_reads_refuse_the_caller_before_validating_the_query(service):
+    """404 (not visible) and 403 (role) before 422 on reads too, as the contract orders them (before, a bad
+    ``limit`` or an unknown parameter answered 422 to callers who may not read there at all)."""
+    rid = service.start()["id"]
+    for who, path, status in (
+        ("mentor", "/v1/health?limit=abc", 403),
+        ("mentor", "/v1/audit?limit=abc", 403),
+        ("mentor", "/v1/audit/head?foo=1", 403),
+        ("mentor", "/v1/audit/verify?head_position=x", 403),
+        ("outsider", f"/v1/audit?relationship_id={rid}&limit=abc", 404),
+        ("outsider", f"/v1/audit/export.csv?relationship_id={rid}&foo=1", 404),
+        ("outsider", f"/v1/audit/export.ndjson?relationship_id={rid}&foo=1", 404),
+        ("outsider", "/v1/participants/mentee-12/export?foo=1", 404),
+        ("auditor", "/v1/participants/mentee-12/export?foo=1", 404),
+        ("outsider", "/v1/participants/mentee-12/growth?foo=1", 404),
+    ):
+        assert_problem(service.get(who, path), status)
+    for who, path in (  # callers who may read there: the query is validated
+        ("coordinator", "/v1/health?limit=abc"), ("mentor", f"/v1/audit?relationship_id={rid}&limit=abc"),
+        ("mentor", "/v1/audit?relationship_id=42"), ("mentee", "/v1/participants/mentee-12/growth?foo=1"),
+        ("mentee", "/v1/participants/mentee-12/export?foo=1"), ("auditor", "/v1/audit/head?foo=1"),
+    ):
+        assert_problem(service.get(who, path), 422)
+
+
 def test_validation_wins_over_if_match(service):
     rid = service.start()["id"]
     assert_problem(service.post("coordinator", f"/v1/relationships/{rid}/pause", {"reason": 7}, If_Match='"9"'), 422)
