@@ -83,7 +83,9 @@ class ContractHeaders(BasePlugin):
             if method == "post" and path and path.startswith("/v1/participants/"):  # erasure: idempotent itself
                 operation.setdefault("parameters", []).append(dict(COMMAND_HEADERS[0]))
             if method == "post" and path and path.startswith("/v1/relationships"):  # the ledger's commands
-                operation.setdefault("parameters", []).extend(dict(p) for p in COMMAND_HEADERS)
+                # Starting one: no version to match yet (a tag in If-Match is 412), so no If-Match offered
+                offered = COMMAND_HEADERS[:1] if path in CREATED_WITH_LOCATION else COMMAND_HEADERS
+                operation.setdefault("parameters", []).extend(dict(p) for p in offered)
                 for status, response in responses.items():
                     if str(status).startswith("2") and isinstance(response, dict):
                         headers = response.setdefault("headers", {})

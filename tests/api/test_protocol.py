@@ -312,3 +312,17 @@ def test_a_command_with_a_query_parameter_is_refused_and_changes_nothing(service
     assert service.get("mentor", f"/v1/relationships/{rid}").json["version"] == 1
     assert service.post("outsider", f"/v1/relationships/{rid}/check-ins?foo=1", {"minutes": 10}).status_code == 404
     assert service.post("mentor", f"/v1/relationships/{rid}/pause?foo=1", {}).status_code == 403
+
+
+def test_starting_a_relationship_with_a_version_in_if_match_is_412_and_starts_nothing(service):
+    """A new relationship has no version, so no tag matches it (RFC 9110); before, If-Match was ignored there
+    and the relationship started. ``*`` and no header start one; the OpenAPI document offers no If-Match."""
+    body = {"program_id": "p", "mentor_id": "mentor-1", "mentee_id": "mentee-1", "goals": ["Listen"]}
+    position = service.app.extensions["ledger"].position()
+    for tag in ('"5"', '"0"', 'W/"1"'):
+        assert_problem(service.post("coordinator", "/v1/relationships", body, If_Match=tag), 412)
+    assert service.app.extensions["ledger"].position() == position
+    assert service.post("coordinator", "/v1/relationships", body, If_Match="*").status_code == 201
+    assert_problem(service.post("coordinator", "/v1/relationships", {"bad": 1}, If_Match='"5"'), 422)  # 422 first
+    start = service.client.get("/openapi.json").json["paths"]["/v1/relationships"]["post"]
+    assert [p["name"] for p in start["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
