@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import flask_smorest
+from flask_smorest import abort
 from flask_smorest.utils import resolve_schema_instance
 from marshmallow import RAISE, Schema
 from webargs.flaskparser import FlaskParser
@@ -14,7 +15,8 @@ from api.dumping import plan
 
 
 class StrictParser(FlaskParser):
-    """Unknown fields are a 422 wherever they come from (webargs ignores unknown query keys by default).
+    """Unknown fields are a 422 wherever they come from (webargs ignores unknown query keys by default), and so
+    is a query parameter given twice.
 
     A request without a query string gets its query arguments as loaded once per schema from nothing (the
     schema's defaults; every query schema's defaults are plain values, its checks depend on the input alone):
@@ -31,6 +33,9 @@ class StrictParser(FlaskParser):
             return super().parse(argmap, req, location=location, **kwargs)
         req = req if req is not None else self.get_default_request()
         if req.query_string:
+            twice = sorted(name for name, values in req.args.lists() if len(values) > 1)
+            if twice:  # no query parameter is a list: which value was meant cannot be told (webargs took the first)
+                abort(422, messages={"query": {name: ["Give this parameter once."] for name in twice}})
             return super().parse(argmap, req, location=location, **kwargs)
         if argmap not in self._from_nothing:
             self._from_nothing[argmap] = super().parse(argmap, req, location=location, **kwargs)

@@ -65,6 +65,9 @@ def check_request_line() -> Response | None:
             unquote_to_bytes(environ.get("QUERY_STRING", "")).decode("utf-8")
     except UnicodeError:
         return problem(400, "The request target is not valid UTF-8 (percent-encode UTF-8 bytes only).")
+    raw_path = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").partition("?")[0].lower()
+    if "%2f" in raw_path or "%5c" in raw_path:  # no id holds / or \: a server decoding it would route it as a path
+        return problem(404, "No such resource (a path does not hold an encoded / or \\).")
     return None
 
 
@@ -94,8 +97,12 @@ def check_body() -> Response | None:
         return None
     if not request.is_json:
         return problem(415, "Send the body as application/json.")
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        return problem(415, "Send the body uncompressed: no Content-Encoding is read.")
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=not_json)
+        document = json.loads(data.decode("utf-8"), parse_constant=not_json, object_pairs_hook=one_each)
+    except TwiceNamedError as error:
+        return problem(400, f"The body is not valid JSON for this service: {error}")
     except (UnicodeDecodeError, ValueError, RecursionError):
         return problem(400, "The body is not valid JSON.")
     if b"\\u" in data:  # a lone surrogate can only arrive as a \u escape
@@ -103,6 +110,21 @@ def check_body() -> Response | None:
         if where is not None:
             return invalid({where: ["Not valid Unicode text: it holds a lone surrogate (\\ud800-\\udfff)."]})
     return None
+
+
+class TwiceNamedError(ValueError):
+    """A JSON object naming one member twice."""
+
+
+def one_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose members have distinct names (RFC 8259 leaves duplicates to each parser: one that
+    reads the first and one that reads the last would each see another request, I-JSON forbids them)."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        twice = next(name for name, _ in pairs if name in seen or seen.add(name))  # type: ignore[func-returns-value]
+        raise TwiceNamedError(f"the name {json.dumps(twice)} appears twice in one object.")
+    return document
 
 
 def not_json(constant: str) -> Any:
@@ -192,8 +214,18 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def options_answer(response: Response) -> Response:
+    """An OPTIONS request (no route answers it itself): 204 and Allow, not an empty 200 "text/html"."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.get_data():
+        response.status_code = 204
+        response.headers.pop("Content-Type", None)
+    return response
+
+
 def install(app: Flask) -> None:
     app.json = LedgerJSONProvider(app)
+    app.url_map.merge_slashes = False  # "/v1//relationships" is no route (404 problem), not a 308 with HTML
+    app.after_request(options_answer)
     app.before_request(check_request_line)
     app.before_request(check_headers)
     app.before_request(check_body)

@@ -326,3 +326,45 @@ def test_starting_a_relationship_with_a_version_in_if_match_is_412_and_starts_no
     assert_problem(service.post("coordinator", "/v1/relationships", {"bad": 1}, If_Match='"5"'), 422)  # 422 first
     start = service.client.get("/openapi.json").json["paths"]["/v1/relationships"]["post"]
     assert [p["name"] for p in start["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+
+
+def test_a_body_naming_a_member_twice_is_a_bad_request_and_changes_nothing(service):
+    """Which of two values a parser keeps is its own choice (a proxy checking the first, the service storing
+    the last, would see two requests): refused, as I-JSON does (before: the last one was stored)."""
+    rid = service.start()["id"]
+    for raw in ('{"content": "Fine work.", "content": "Something else", "kind": "general"}',
+                '{"content": "Fine.", "kind": "general", "action_items": [{"description": "a", "description": "b"}]}'):
+        answer = service.client.post(f"/v1/relationships/{rid}/feedback", data=raw,
+                                     headers=service.headers("mentor", Content_Type="application/json"))
+        body = assert_problem(answer, 400)
+        assert "appears twice" in body["detail"]
+    assert service.get("mentor", f"/v1/relationships/{rid}").json["version"] == 1
+
+
+def test_a_compressed_body_is_unsupported_and_changes_nothing(service):
+    """No Content-Encoding is read (RFC 9110: 415); before, the header was ignored and a plain body so labelled
+    was carried out."""
+    rid = service.start()["id"]
+    answer = service.client.post(f"/v1/relationships/{rid}/pause", data="{}", headers=service.headers(
+        "coordinator", Content_Type="application/json", Content_Encoding="gzip"))
+    assert_problem(answer, 415)
+    assert service.get("mentor", f"/v1/relationships/{rid}").json["status"] == "active"
+
+
+def test_a_query_parameter_given_twice_is_refused(service):
+    body = assert_problem(service.get("coordinator", "/v1/relationships?program_id=a&program_id=b"), 422)
+    assert body["errors"] == {"program_id": ["Give this parameter once."]}
+    assert_problem(service.get("auditor", "/v1/audit?limit=1&limit=2"), 422)
+
+
+def test_paths_are_routed_as_sent(service):
+    """``//`` is no route (before: a 308 with an HTML body), an encoded ``/`` is no separator (before:
+    ``{id}%2Fevents`` served the events), and OPTIONS answers 204 with Allow, not an empty text/html 200."""
+    rid = service.start()["id"]
+    assert_problem(service.get("mentor", "/v1//relationships"), 404)
+    raw = f"/v1/relationships/{rid}%2Fevents"
+    answer = service.client.get(raw, headers=service.headers("mentor"), environ_overrides={"RAW_URI": raw})
+    assert_problem(answer, 404)
+    options = service.client.options("/v1/relationships", headers=service.headers("mentor"))
+    assert options.status_code == 204 and "POST" in options.headers["Allow"]
+    assert "Content-Type" not in options.headers and options.data == b""
