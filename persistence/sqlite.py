@@ -105,18 +105,41 @@ def file_path(db_name: str) -> str:
 
 
 class SQLiteFileDatastore(library.SQLiteDatastore):
-    """The library's datastore, refusing connections and commits once its file is gone (module docstring)."""
+    """The library's datastore, refusing connections and commits once its file is gone (module docstring), and
+    closing only once no thread is using a connection.
+
+    The library's pool closes the connections in use too; SQLite's, closed while another thread runs a
+    statement on it (a view catching up, an erasure compacting the file), crashes the process (a segmentation
+    fault, seen when a ledger was closed while it finished an erasure). Closing waits for them, at most
+    ``CLOSE_PATIENCE`` seconds."""
+
+    CLOSE_PATIENCE = 30.0
 
     def __init__(self, db_name: str, **options: object) -> None:
         super().__init__(db_name, **options)  # type: ignore[arg-type]
         self.file = StoreFile(db_name)
+        self._in_use = 0
+        self._returned = threading.Condition()
 
     @contextmanager
     def get_connection(self, *, commit: bool) -> Iterator[library.SQLiteConnection]:
         self.file.check()
-        with super().get_connection(commit=commit) as connection:
-            self.file.opened()
-            yield connection
+        with self._returned:
+            self._in_use += 1
+        try:
+            with super().get_connection(commit=commit) as connection:
+                self.file.opened()
+                yield connection
+        finally:
+            with self._returned:
+                self._in_use -= 1
+                self._returned.notify_all()
+
+    def close(self) -> None:
+        with self._returned:
+            if not self._returned.wait_for(lambda: self._in_use == 0, timeout=self.CLOSE_PATIENCE):
+                log.warning("closing the SQLite store while %d connections are still in use", self._in_use)
+        super().close()
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[library.SQLiteCursor]:
