@@ -135,8 +135,6 @@ def run(command: Callable[..., CommandResult], *ids: Any, **arguments: Any) -> C
     """Run a use case of the ledger for the caller, with the request's Idempotency-Key and If-Match."""
     principal = current_principal()
     context = command_context()
-    if not ids and context.expected_version is not None:  # RFC 9110: a tag no current version has never matches
-        abort(412, message="A new relationship has no version to match: send no If-Match (or *) to start one.")
     # Commands on a relationship are limited per caller and relationship; starting one (coordinators
     # importing a cohort) is not.
     wait = current_app.extensions["limiter"].wait_needed((principal.id, principal.role, ids[0])) if ids else 0

@@ -65,9 +65,6 @@ def check_request_line() -> Response | None:
             unquote_to_bytes(environ.get("QUERY_STRING", "")).decode("utf-8")
     except UnicodeError:
         return problem(400, "The request target is not valid UTF-8 (percent-encode UTF-8 bytes only).")
-    raw_path = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").partition("?")[0].lower()
-    if "%2f" in raw_path or "%5c" in raw_path:  # no id holds / or \: a server decoding it would route it as a path
-        return problem(404, "No such resource (a path does not hold an encoded / or \\).")
     return None
 
 

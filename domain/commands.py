@@ -420,9 +420,13 @@ class CommandRunner:
 
 
 def expect_version(context: CommandContext, aggregate: Aggregate | None) -> None:
-    """412 unless the caller's If-Match names the version the command was decided on."""
-    if context.expected_version is None or aggregate is None or context.expected_version == aggregate.version:
+    """412 unless the caller's If-Match names the version the command was decided on (a relationship being
+    started has none: no tag matches it, RFC 9110)."""
+    if context.expected_version is None or (aggregate is not None and context.expected_version == aggregate.version):
         return
+    if aggregate is None:
+        raise errors.VersionMismatchError("A new relationship has no version to match: send no If-Match (or *) "
+                                          "to start one.")
     what = "concern" if isinstance(aggregate, Concern) else "relationship"
     raise errors.VersionMismatchError(f"The {what} is at version {aggregate.version}, "
                                       f"not {context.expected_version}.")

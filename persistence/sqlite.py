@@ -110,7 +110,8 @@ class SQLiteFileDatastore(library.SQLiteDatastore):
 
     The library's pool closes the connections in use too; SQLite's, closed while another thread runs a
     statement on it (a view catching up, an erasure compacting the file), crashes the process (a segmentation
-    fault, seen when a ledger was closed while it finished an erasure). Closing waits for them, at most
+    fault, seen when a ledger was closed while it finished an erasure). Closing waits for the connections
+    other threads hold (not its own thread's: those cannot come back while it waits), at most
     ``CLOSE_PATIENCE`` seconds."""
 
     CLOSE_PATIENCE = 30.0
@@ -118,27 +119,32 @@ class SQLiteFileDatastore(library.SQLiteDatastore):
     def __init__(self, db_name: str, **options: object) -> None:
         super().__init__(db_name, **options)  # type: ignore[arg-type]
         self.file = StoreFile(db_name)
-        self._in_use = 0
+        self._holders: dict[int, int] = {}  # thread (greenlet under gevent) -> connections it holds
         self._returned = threading.Condition()
 
     @contextmanager
     def get_connection(self, *, commit: bool) -> Iterator[library.SQLiteConnection]:
         self.file.check()
+        holder = threading.get_ident()
         with self._returned:
-            self._in_use += 1
+            self._holders[holder] = self._holders.get(holder, 0) + 1
         try:
             with super().get_connection(commit=commit) as connection:
                 self.file.opened()
                 yield connection
         finally:
             with self._returned:
-                self._in_use -= 1
+                left = self._holders.pop(holder) - 1
+                if left:
+                    self._holders[holder] = left
                 self._returned.notify_all()
 
     def close(self) -> None:
+        closer = threading.get_ident()
         with self._returned:
-            if not self._returned.wait_for(lambda: self._in_use == 0, timeout=self.CLOSE_PATIENCE):
-                log.warning("closing the SQLite store while %d connections are still in use", self._in_use)
+            if not self._returned.wait_for(lambda: not self._holders.keys() - {closer}, timeout=self.CLOSE_PATIENCE):
+                log.warning("closing the SQLite store while other threads still use %d connections",
+                            sum(n for t, n in self._holders.items() if t != closer))
         super().close()
 
     @contextmanager

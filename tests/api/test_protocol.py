@@ -324,6 +324,11 @@ def test_starting_a_relationship_with_a_version_in_if_match_is_412_and_starts_no
     assert service.app.extensions["ledger"].position() == position
     assert service.post("coordinator", "/v1/relationships", body, If_Match="*").status_code == 201
     assert_problem(service.post("coordinator", "/v1/relationships", {"bad": 1}, If_Match='"5"'), 422)  # 422 first
+    keyed = service.post("coordinator", "/v1/relationships", body, Idempotency_Key="start-1")
+    assert keyed.status_code == 201
+    other = {**body, "goals": ["Speak up"]}  # the key reused for another body: 422 before the tag's 412
+    assert_problem(service.post("coordinator", "/v1/relationships", other, Idempotency_Key="start-1",
+                                If_Match='"5"'), 422)
     start = service.client.get("/openapi.json").json["paths"]["/v1/relationships"]["post"]
     assert [p["name"] for p in start["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
 
@@ -358,13 +363,10 @@ def test_a_query_parameter_given_twice_is_refused(service):
 
 
 def test_paths_are_routed_as_sent(service):
-    """``//`` is no route (before: a 308 with an HTML body), an encoded ``/`` is no separator (before:
-    ``{id}%2Fevents`` served the events), and OPTIONS answers 204 with Allow, not an empty text/html 200."""
+    """``//`` is no route (before: a 308 with an HTML body), and OPTIONS answers 204 with Allow, not an empty
+    text/html 200. (An encoded ``/`` stays part of a segment: ids from stores before 1.3 may hold one.)"""
     rid = service.start()["id"]
     assert_problem(service.get("mentor", "/v1//relationships"), 404)
-    raw = f"/v1/relationships/{rid}%2Fevents"
-    answer = service.client.get(raw, headers=service.headers("mentor"), environ_overrides={"RAW_URI": raw})
-    assert_problem(answer, 404)
     options = service.client.options("/v1/relationships", headers=service.headers("mentor"))
     assert options.status_code == 204 and "POST" in options.headers["Allow"]
     assert "Content-Type" not in options.headers and options.data == b""

@@ -16,7 +16,7 @@ import os
 import sqlite3
 
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import ConnectionPoolClosedError, OperationalError
 
 from domain.ledger import MentorshipLedger
 from persistence.config import store_env
@@ -173,3 +173,12 @@ def test_closing_while_another_thread_uses_a_connection_waits_for_it(tmp_path):
         ledger.close()  # before: closed the connection under VACUUM
         worker.join(30)
         assert compacted == [True]
+
+
+def test_closing_from_a_thread_that_holds_a_connection_does_not_wait_for_itself(tmp_path):
+    path = tmp_path / "ledger.sqlite3"
+    ledger = MentorshipLedger(env={**store_env(f"sqlite:///{path}", str(tmp_path)), "INSTANCE_PATH": str(tmp_path)})
+    started = time.monotonic()
+    with pytest.raises(ConnectionPoolClosedError), ledger.factory.datastore.get_connection(commit=False):
+        ledger.close()  # its connection is closed with the pool (handing it back then says so)
+    assert time.monotonic() - started < 5  # not the whole CLOSE_PATIENCE (30 s), waiting for itself
