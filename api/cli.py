@@ -17,6 +17,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from domain.principal import ROLES
 from persistence.pg_datastore import not_answering
+from persistence.sqlite import StoreFileChangedError
 from persistence.tokens import UnknownTokenError
 from projections.service import VIEW_CLASSES
 
@@ -121,7 +122,10 @@ def run(poll_interval: float, names: str | None, processes: int) -> None:
             raise
         positions = "unknown yet (the store does not answer)"  # the run waits for it
     click.echo(f"projection worker started for {', '.join(chosen)}; positions {positions}", err=True)
-    projections.run(stopping.is_set, poll_interval, log=lambda line: click.echo(line, err=True), names=chosen)
+    try:
+        projections.run(stopping.is_set, poll_interval, log=lambda line: click.echo(line, err=True), names=chosen)
+    except StoreFileChangedError as error:  # exits (status 1) for its supervisor to start it again, as the API's
+        raise click.ClickException(str(error)) from None  # processes refuse the store until restarted
     click.echo("projection worker stopped", err=True)
 
 

@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 
 from domain.ledger import MentorshipLedger
 from persistence.pg_datastore import STORE_ERRORS, Startup
+from persistence.sqlite import StoreFileChangedError
 from projections.audit import AuditTrailView
 from projections.base import (
     GENERATIONS_TABLE,
@@ -437,6 +438,8 @@ class Projections:
                     read = self.catch_up([self.view(name) for name in names])
                     if read:
                         log(f"processed {read} events; positions {self.positions()}")
+                except StoreFileChangedError:
+                    raise  # the SQLite file went: nothing to wait for (the process must be restarted)
                 except STORE_ERRORS as error:  # running: any of them is waited out, as before
                     log(f"store unavailable ({' '.join(str(error).split())}); retrying")
                     time.sleep(poll_interval)

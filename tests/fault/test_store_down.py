@@ -17,7 +17,7 @@ import requests
 
 from api.errors import PROBLEM_JSON
 from tests import pg
-from tests.e2e.processes import Server, issue_token
+from tests.e2e.processes import Process, Server, compose_command, issue_token
 from tests.fault.test_crash import private_cluster
 
 pytestmark = pytest.mark.slow
@@ -165,3 +165,26 @@ def test_the_production_server_refuses_an_sqlite_file_removed_under_it(tmp_path)
         server.stop()
     text = log.read_text()
     assert f"The SQLite file {path} was removed while this process had it open" in text, text[-3000:]
+
+
+def test_a_projection_worker_whose_sqlite_file_is_removed_stops_saying_why(tmp_path):
+    """Nothing to wait for once the file went (before: 'store unavailable; retrying' every second, forever):
+    it exits with status 1 and the reason, for its supervisor to start it again on what is at the path."""
+    path = tmp_path / "ledger.sqlite3"
+    env = _env(f"sqlite:///{path}")
+    issue_token(env, "coordinator", "ada")  # the store exists
+    log = tmp_path / "worker.log"
+    worker = Process([*compose_command("projector"), "--poll-interval", "0.2"], env, log)
+    worker.start()
+    try:
+        give_up = time.monotonic() + 30
+        while "projection worker started" not in log.read_text():
+            assert time.monotonic() < give_up and worker.process.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.1)
+        os.remove(path)
+        assert worker.process.wait(30) == 1
+    finally:
+        worker.stop()
+    text = log.read_text()
+    assert f"Error: The SQLite file {path} was removed while this process had it open" in text, text[-3000:]
+    assert "retrying" not in text
