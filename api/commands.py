@@ -17,7 +17,7 @@ from marshmallow import Schema
 from api.auth import current_principal
 from api.blueprint import Blueprint
 from api.limits import retry_after
-from api.reads import keep_views_current
+from api.reads import keep_views_current, queries
 from domain.commands import CommandResult
 from domain.ledger import MentorshipLedger
 from domain.principal import CommandContext
@@ -98,6 +98,7 @@ def admitted(check: Callable[..., None]) -> Callable:
 
 
 visible = admitted(lambda principal, relationship_id: ledger().check_visible(principal, relationship_id))
+overseers_only = admitted(lambda principal: queries().require_overseer(principal))
 
 
 def command_context() -> CommandContext:

@@ -11,7 +11,7 @@ from flask import Response, current_app, request
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
-from api.commands import admitted, visible
+from api.commands import overseers_only, visible
 from api.dumping import plan
 from api.reads import fresh, page, queries, reads_along
 from api.schemas.common import page_of
@@ -42,7 +42,7 @@ reads_along(blp, relationship_health,  # now (no ?version=, ?as_of= or ?min_posi
 
 
 @blp.route("/health", methods=["GET"])
-@admitted(lambda principal: queries().require_overseer(principal))
+@overseers_only
 @blp.arguments(HealthListQuerySchema, location="query")
 @blp.response(200, page_of(HealthSchema))
 def health_list(query: dict[str, Any]) -> Any:

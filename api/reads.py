@@ -106,10 +106,15 @@ def written(query: dict[str, Any]) -> int | None:
     """?min_position=, taken out of ``query``: a position some write has reached, else 422. A read from the
     store itself (a relationship, its events) needs nothing more: every event up to it is there."""
     position = query.pop("min_position", None)
-    if position is not None and position > projections().ledger.position():
-        abort(422, messages={"min_position": ["No write has reached this position; "
-                                              "use the X-Position of a write."]})
+    if position is not None:
+        reached(position, "min_position", "use the X-Position of a write")
     return position
+
+
+def reached(position: int, field: str, use: str) -> None:
+    """422 on ``field`` unless some write has reached ``position`` (``use``: where a right one comes from)."""
+    if position > projections().ledger.position():
+        abort(422, messages={field: [f"No write has reached this position; {use}."]})
 
 
 def fresh(query: dict[str, Any], *names: str) -> None:

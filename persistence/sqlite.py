@@ -42,16 +42,14 @@ class StoreFile:
     """The identity (device, inode) of an SQLite store's file as first opened, and whether it still holds."""
 
     def __init__(self, db_name: str) -> None:
-        self.path = file_path(db_name)
-        self.files = (self.path,)  # not "-wal": SQLite removes it when the last connection anywhere closes
-        self.identities: list[tuple[int, int] | None] = [None] * len(self.files)
+        self.path = file_path(db_name)  # not its "-wal": SQLite removes that when the last connection closes
+        self.identity: tuple[int, int] | None = None
         self.changed: str | None = None  # once noticed, what is wrong (the process refuses the store then)
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _identity(path: str) -> tuple[int, int] | None:
+    def _identity(self) -> tuple[int, int] | None:
         try:
-            status = os.stat(path)
+            status = os.stat(self.path)
         except FileNotFoundError:
             return None
         return status.st_dev, status.st_ino
@@ -59,11 +57,9 @@ class StoreFile:
     def opened(self) -> None:
         """A connection is open: the file, once it exists (SQLite makes it at the first statement), is the one to
         keep to."""
-        if self.changed is None and None in self.identities:
-            for index, path in enumerate(self.files):
-                if self.identities[index] is None:
-                    with contextlib.suppress(OSError):  # said by ``check``
-                        self.identities[index] = self._identity(path)
+        if self.identity is None and self.changed is None:
+            with contextlib.suppress(OSError):  # said by ``check``
+                self.identity = self._identity()
 
     def check(self) -> None:
         """Raise StoreFileChangedError if the file at the path is not the one opened, no longer exists or can no
@@ -79,22 +75,20 @@ class StoreFile:
         raise StoreFileChangedError(self.changed)
 
     def _problem(self) -> str | None:
-        for path, kept in zip(self.files, self.identities, strict=True):
-            if kept is None:
-                continue  # not opened yet: the first connection opens (or creates) whatever is there
-            try:
-                now = self._identity(path)
-            except OSError as error:
-                what = f"made unreachable ({error.strerror})"
-            else:
-                if now == kept:
-                    continue
-                what = "removed" if now is None else "replaced by another file"
-            return (f"The SQLite file {path} was {what} while this process had it open: the store is refused "
-                    "from now on (writes would go where nobody reads them). Restart the service once the right "
-                    "file is at the store's path, with no -wal or -shm file beside it but its own (README, "
-                    "\"The SQLite file\").")
-        return None
+        if self.identity is None:
+            return None  # not opened yet: the first connection opens (or creates) whatever is there
+        try:
+            now = self._identity()
+        except OSError as error:
+            what = f"made unreachable ({error.strerror})"
+        else:
+            if now == self.identity:
+                return None
+            what = "removed" if now is None else "replaced by another file"
+        return (f"The SQLite file {self.path} was {what} while this process had it open: the store is refused "
+                "from now on (writes would go where nobody reads them). Restart the service once the right file "
+                "is at the store's path, with no -wal or -shm file beside it but its own (README, \"The SQLite "
+                "file\").")
 
 
 def file_path(db_name: str) -> str:

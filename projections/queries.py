@@ -180,10 +180,8 @@ class LedgerQueries:
         if participant_id in self.ledger.vault.noted():
             raise errors.ParticipantErasedError("This participant's personal data is being erased.")
         stored = self.stored_as(participant_id)
-        if principal.id != participant_id and not (  # the person themself may have none yet: an empty list
-                self.ledger.vault.erasure_by_placeholder(participant_id) is not None if ERASED.match(participant_id)
-                else stored != NOTHING):
-            raise errors.NotFoundError("No such participant.")  # named by no relationship, or no erasure's
+        if principal.id != participant_id and not self._known(participant_id, stored):  # one's own: may be []
+            raise errors.NotFoundError("No such participant.")
         view = self.projections.view("skills_growth")
         with view.store.statement() as cursor:
             skills = view.skills_of(cursor, stored)
@@ -314,6 +312,13 @@ class LedgerQueries:
         except ValueError:
             return
         self.ledger.check_visible(principal, wanted)
+
+    def _known(self, participant_id: str, stored: str) -> bool:
+        """Whether a participant id is one the service knows: a relationship named it (it has a subject), or,
+        for a placeholder, an erasure made it."""
+        if ERASED.match(participant_id):
+            return self.ledger.vault.erasure_by_placeholder(participant_id) is not None
+        return stored != NOTHING
 
     @staticmethod
     def check_growth_reader(principal: Principal, participant_id: str) -> None:

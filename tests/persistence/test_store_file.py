@@ -81,7 +81,6 @@ def test_a_path_that_can_no_longer_be_reached_is_refused_not_a_500(sqlite_store,
         rid = service.start()["id"]
         datastore = service.app.extensions["ledger"].factory.datastore
         datastore.file.path = str(tmp_path / "not-a-directory" / "ledger.sqlite3")  # as if the folder became a file
-        datastore.file.files = (datastore.file.path,)
         (tmp_path / "not-a-directory").write_text("")
         _refused(service, rid)
         assert "made unreachable (Not a directory)" in datastore.file.changed
