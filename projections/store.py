@@ -286,8 +286,12 @@ class ViewStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def lock_key(self, name: str) -> int:
-        """A stable 63-bit number for a name, for PostgreSQL advisory locks."""
-        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
+        """A stable 63-bit number for a name in this store, for PostgreSQL advisory locks. Advisory locks belong
+        to the whole database: a store in a schema of its own (POSTGRES_SCHEMA) names its locks by the schema
+        too, or the projection worker of one deployment stood by for ever behind another's in the same database
+        (without a schema, the numbers are those of earlier releases)."""
+        scoped = f"{self.schema}\x00{name}" if self.schema else name
+        return int.from_bytes(hashlib.sha256(scoped.encode()).digest()[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def _rollback(conn: Any) -> None:
