@@ -41,6 +41,7 @@ from bench.servers import read_script, relationships_with_mentors
 from persistence.stores import token_store_for
 from tests.e2e.processes import Process, Server, compose_command
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TARGETS = {"reads_share_of_floor": 0.40, "commands_share_of_floor": 0.25, "commands_p99_ms_at_32": 100.0,
            "health_page_p99_ms": 20.0, "worker_rss_mib": 100.0}
 
@@ -82,6 +83,44 @@ def busier_share(before: dict[int, int], after: dict[int, int]) -> float:
     every connection on one worker, the other core idle, the rate halved)."""
     used = [after[pid] - before.get(pid, 0) for pid in after]
     return round(max(used) / sum(used), 2) if sum(used) else 0.0
+
+
+def cpu_snapshot(master_pid: int, projector_pid: int | None) -> dict[str, int]:
+    """CPU ticks (user and system) used so far: by the API's workers, the projection worker, PostgreSQL's
+    processes, and the whole machine (``/proc/stat``: wrk, the kernel's own work and everything else too)."""
+    ticks = {"api_workers": sum(worker_ticks(master_pid).values()), "projection_worker": 0, "postgresql": 0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, fields = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = fields.split()
+        used = int(fields[11]) + int(fields[12])
+        if int(fields[2]) == projector_pid:  # its process group: the worker and any process it started
+            ticks["projection_worker"] += used
+        elif name.split("(", 1)[1].startswith("postgres"):
+            ticks["postgresql"] += used
+    with open("/proc/stat") as stat:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in stat.readline().split()[1:9])
+    ticks["machine"] = user + nice + system + irq + softirq + steal
+    return ticks
+
+
+def cpu_per_request(before: dict[str, int], after: dict[str, int], requests: float) -> dict[str, float]:
+    """Milliseconds of CPU per request of a run, by process (``rest``: wrk, the kernel, anything else)."""
+    ms = {name: (after[name] - before[name]) * 1000 / CLOCK_TICKS / (requests or 1) for name in after}
+    ms["rest"] = ms["machine"] - ms["api_workers"] - ms["projection_worker"] - ms["postgresql"]
+    return {name: round(value, 3) for name, value in ms.items()}
+
+
+def share_if_api_cost_as_floor(floor: dict[str, float], run: dict[str, float]) -> float:
+    """The share of the floor a CPU-bound run would reach if the API's workers spent on each of its requests
+    what they spend on a ``/healthz`` (PostgreSQL, the projection worker, wrk and the kernel as measured): what
+    no change to the API's own code can take it beyond."""
+    rest_of_run = run["machine"] - run["api_workers"] + floor["api_workers"]
+    return round(floor["machine"] / rest_of_run, 2) if rest_of_run > 0 else 0.0
 
 
 def mixed_script(paths: list[tuple[str, str, str]], body: str) -> str:
@@ -130,12 +169,17 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             # moves within minutes): each ratio is against the higher of the two floors around it.
             # Each run's spread over the two workers: the worker that wakes first can take every connection
             # of a run (keep-alive), which halves that run's rate (README, "Release 0.3.9").
+            # And what each request cost the machine, by process (``cpu_ms_per_request``).
             spread: dict[str, float] = {}
+            cpu: dict[str, dict[str, float]] = {}
+            projector_pid = worker.process.pid if worker is not None else None
 
             def spread_run(label: str, url: str, script: Path | None, connections: int) -> dict[str, float]:
-                before = worker_ticks(server.process.pid)
+                before, used_before = worker_ticks(server.process.pid), cpu_snapshot(server.process.pid, projector_pid)
                 result = run_wrk(url, script, connections, seconds)
                 spread[label] = busier_share(before, worker_ticks(server.process.pid))
+                cpu[label] = cpu_per_request(used_before, cpu_snapshot(server.process.pid, projector_pid),
+                                             result["requests_per_second"] * seconds)
                 return result
 
             floors = [spread_run("floor_1", server.url + "/healthz", None, 8)["requests_per_second"]]
@@ -178,6 +222,12 @@ def measure(kind: str, seconds: int, requests: int) -> dict[str, Any]:
             "seconds_until_views_caught_up": waited,
             "mixed_requests_sent": sent, "worker_rss_mib": rss,
             "busier_worker_share_of_cpu": spread,
+            "cpu_ms_per_request": cpu,
+            # Reads and commands at 8 connections, were the API's workers to spend on each what they spend on
+            # a /healthz: beyond this share of the floor no change to the API's own code can take them.
+            "share_of_floor_if_the_api_cost_what_healthz_costs": {
+                "reads": share_if_api_cost_as_floor(cpu["floor_2"], cpu["read"]),
+                "commands": share_if_api_cost_as_floor(cpu["floor_3"], cpu["write"])},
         }
         return {"figures": figures, "targets": verdicts(figures)}
     finally:
