@@ -92,7 +92,7 @@ def check_body() -> Response | None:
     data = request.get_data(cache=True)
     if not data:
         return None
-    if not request.is_json:
+    if request.mimetype != "application/json":  # not any "+json" type: the body is read as this one only
         return problem(415, "Send the body as application/json.")
     if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
         return problem(415, "Send the body uncompressed: no Content-Encoding is read.")

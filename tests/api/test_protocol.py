@@ -48,6 +48,21 @@ def test_a_body_that_is_not_json_is_an_unsupported_media_type(service):
     assert_problem(raw_post(service, "coordinator", "/v1/relationships", "a=b", "application/x-www-form-urlencoded"), 415)
 
 
+@pytest.mark.parametrize("media_type", ["application/merge-patch+json", "application/json-patch+json",
+                                        "application/vnd.example+json", "text/json", "application/jsonx"])
+def test_a_json_body_of_another_media_type_is_unsupported_and_changes_nothing(service, media_type):
+    """Only ``application/json`` is read: a body labelled as another JSON type (a patch, a vendor type) was
+    carried out as if it were one."""
+    rid = service.start()["id"]
+    answer = service.client.post(f"/v1/relationships/{rid}/pause", data="{}",
+                                 headers=service.headers("coordinator", Content_Type=media_type))
+    assert_problem(answer, 415)
+    assert service.get("mentor", f"/v1/relationships/{rid}").json["status"] == "active"
+    ok = service.client.post(f"/v1/relationships/{rid}/pause", data="{}",
+                             headers=service.headers("coordinator", Content_Type="Application/JSON; charset=utf-8"))
+    assert ok.status_code == 200, ok.json
+
+
 def test_a_missing_token_is_unauthenticated(service):
     body = assert_problem(service.get(None, "/v1/relationships/00000000-0000-0000-0000-000000000000"), 401)
     assert "valid bearer token" in body["detail"]
