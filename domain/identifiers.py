@@ -74,6 +74,23 @@ def _folded(value: str) -> str:
 READ_ALIKE = str.maketrans({"ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ß": "ss", "æ": "ae", "œ": "oe"})
 
 
+# Cyrillic and Greek letters a reader takes for Latin ones (after case folding), for ``skeleton``.
+LOOK_ALIKE = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "һ": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o",
+    "р": "p", "ԛ": "q", "с": "c", "ѕ": "s", "т": "t", "у": "y", "ү": "y", "х": "x", "ԝ": "w", "ԁ": "d", "ɡ": "g",
+    "ɑ": "a", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "γ": "y", "ω": "w",
+})
+
+
+def skeleton(text: str) -> str:
+    """``text`` as a reader sees its letters and digits: ``read_alike``, then what is invisible (zero-width
+    spaces and joiners, soft hyphens) and everything between letters and digits (spaces, hyphens of any kind,
+    dots) left out, and Cyrillic and Greek look-alikes read as Latin letters: ``mentee 12``, ``mentee‑12``
+    (a non-breaking hyphen), ``men\u00adtee-12`` and ``mеntee-12`` (a Cyrillic е) all read ``mentee12``."""
+    return "".join(c for c in read_alike(text).translate(LOOK_ALIKE) if c.isalnum())
+
+
 def read_alike(text: str) -> str:
     """``text`` as a reader matches a name in it: compatibility forms, case and accents folded, dotless and
     dotted i as i (``dıyarbakır``, ``DİYARBAKIR`` and ``Diyarbakir`` read alike)."""

@@ -23,7 +23,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
 from domain.events import Act
-from domain.identifiers import read_alike
+from domain.identifiers import read_alike, skeleton
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -324,11 +324,14 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names(reason: str, participant_id: str) -> bool:
-    """Whether a reason names the person as a reader would find it (``read_alike``: case, compatibility forms,
-    accents, dotless and dotted i folded): the id, or the name part of an email address."""
+    """Whether a reason names the person as a reader would find it: the id, or the name part of an email
+    address, in its letters and digits as a reader sees them (``skeleton``: case, compatibility forms, accents,
+    dotless and dotted i, look-alike letters of other scripts folded; spaces, hyphens of any kind and invisible
+    characters between them left out), or as written (``read_alike``) when it has no letter or digit."""
     folded, words = read_alike(reason), [read_alike(participant_id)]
     local = words[0].partition("@")[0]
     if "@" in words[0] and len(local) >= 3:
         words.append(local)
-    return any(word in folded for word in words)
+    seen = skeleton(reason)
+    return any(skeleton(word) in seen if skeleton(word) else word in folded for word in words)
 

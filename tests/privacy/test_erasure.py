@@ -312,6 +312,11 @@ def test_a_reason_naming_the_name_part_of_an_email_is_refused(store, tmp_path):
 @pytest.mark.parametrize(("participant", "reason"), [
     ("diyarbakir", "dıyarbakır asked"), ("DİYARBAKIR", "asked by diyarbakir"), ("İlker", "ilker moved"),
     ("josé", "Jose asked"), ("łukasz", "per Lukasz"), ("strauß", "STRAUSS left"),
+    # invisible characters, hyphens of other kinds, spaces for hyphens, look-alike letters of other scripts
+    ("mentee-13", "mentee\u200b-13 asked"), ("yy11-mentee", "y\u00ady11-mentee asked"),
+    ("zz4-mentee", "zz4\u2011mentee asked"), ("zz6-mentee", "ZZ6\u2010MENTEE asked"),
+    ("yy13-mentee", "yy13-m\u0435ntee asked"), ("mentee-12", "asked by mentee 12"),
+    ("mentee-12", "asked by mentee_12"), ("olga", "\u043elg\u0430 asked"),
 ])
 def test_a_reason_naming_the_person_in_another_script_form_is_refused(store, tmp_path, participant, reason):
     """A reader takes dotless and dotted i, accents and ß for the plain letters: so does the check (before,
