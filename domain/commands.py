@@ -178,17 +178,29 @@ class CommandRunner:
     def _admit(self, spec: Command, principal: Principal, relationship: MentorshipRelationship,
                ids: tuple[UUID, ...]) -> None:
         require_visible(principal, relationship)
-        by = self.actor(spec, principal, relationship)
+        try:
+            by = self.actor(spec, principal, relationship)
+        except errors.NotPermittedError:
+            # What the command acts on, if the caller may not see it, is 404 before the role's 403 (a
+            # participant resolving a concern the other raised, or one that does not exist).
+            if spec.subject is not None and len(ids) > 1:
+                spec.subject(self.ledger, relationship, self._act(principal, relationship), ids[1])
+            raise
         if spec.subject is not None and len(ids) > 1:
             spec.subject(self.ledger, relationship, by, ids[1])
 
     def actor(self, spec: Command, principal: Principal, relationship: MentorshipRelationship | None,
               context: CommandContext = NO_CONTEXT) -> Act:
         """The principal acting in its role here; refuse roles the command does not admit."""
-        role = relationship.role_of(principal.id) if relationship and principal.is_participant else principal.role
-        if role not in spec.roles:
+        by = self._act(principal, relationship, context)
+        if by.role not in spec.roles:
             article = "An" if principal.role[:1] in "aeiou" else "A"
             raise errors.NotPermittedError(f"{article} {principal.role} may not {spec.name.replace('_', ' ')} here.")
+        return by
+
+    def _act(self, principal: Principal, relationship: MentorshipRelationship | None,
+             context: CommandContext = NO_CONTEXT) -> Act:
+        role = relationship.role_of(principal.id) if relationship and principal.is_participant else principal.role
         return Act(principal.id, role, self.ledger.clock(), context.key)
 
     # -- running ------------------------------------------------------------------
