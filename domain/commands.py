@@ -334,15 +334,15 @@ class CommandRunner:
         The record points nowhere (nothing to replay: such a request answers the same when asked again); its
         fingerprint is a keyed digest (an erasure's path names the person). Two requests with one key at once:
         the record's id is the key's, so one insert wins and the other is compared with it."""
-        keyed = self.ledger.stored_key(fingerprint)
-        if self._accepted_under(principal, key, command, keyed) is not None:
+        if self._accepted_under(principal, key, command, fingerprint) is not None:
             return True
         try:
             self.ledger.save(AcceptedCommand.accept(
-                principal_id=principal.id, role=principal.role, key=key, fingerprint=keyed, command=command,
-                relationship_id=NOWHERE, relationship_version=0, subject_id=None, at=self.ledger.clock()))
+                principal_id=principal.id, role=principal.role, key=key, fingerprint=self.ledger.stored_key(fingerprint),
+                command=command, relationship_id=NOWHERE, relationship_version=0, subject_id=None,
+                at=self.ledger.clock()))
         except IntegrityError:
-            if self._accepted_under(principal, key, command, keyed) is not None:
+            if self._accepted_under(principal, key, command, fingerprint) is not None:
                 return True
             raise
         return False
@@ -355,9 +355,23 @@ class CommandRunner:
                                                   projector_func=project)
         except AggregateNotFoundError:
             return None
-        if accepted.fingerprint != fingerprint or accepted.command != command:
+        same = accepted.fingerprint in (fingerprint, self.ledger.stored_key(fingerprint))  # plain before 0.3.13
+        if accepted.command != command or not (same or self._erased_since(accepted)):
             raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         return accepted
+
+    def _erased_since(self, accepted: AcceptedCommand) -> bool:
+        """Whether a participant of the relationship this record's request went to was erased since. Its body
+        is then no longer compared with a new one under the key (refusing all but the right one would confirm
+        guesses of the erased id and texts): the first, redacted answer is the answer to either."""
+        if accepted.relationship_id == NOWHERE:
+            return False
+        try:
+            target = self.ledger.repository.get(accepted.relationship_id, projector_func=project)
+        except AggregateNotFoundError:
+            return False
+        relationship_id = target.relationship_id if isinstance(target, Concern) else target.id
+        return bool(self.current(relationship_id, fresh=True).erasures())
 
     # -- relationships held in memory ------------------------------------------------------
 

@@ -37,7 +37,10 @@ class AcceptedCommand(Aggregate):
 
     class CommandAccepted(Aggregate.Created):
         PEOPLE = ("principal_id",)  # stored as a subject (persistence.privacy)
-        KEYS = ("key",)  # stored as a keyed digest: a client's key may hold anything
+        # Stored as keyed digests: a client's key may hold anything; the fingerprint is a digest of the request,
+        # whose body may name people and hold their texts (a plain digest let whoever holds the database test
+        # guesses of an erased person's id). Records written before 0.3.13 keep a plain one.
+        KEYS = ("key", "fingerprint")
 
         principal_id: str
         key: str

@@ -3,6 +3,7 @@ record still verifies; the export holds everything about the person and nothing 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import shutil
@@ -904,3 +905,44 @@ def test_a_note_made_as_another_process_finishes_the_erasure_stores_nothing_of_t
                        (ERASED_ID,))
         assert cursor.fetchone()[0] == 0
     assert vault.pending() == []
+
+
+def test_after_erasure_a_repeated_key_confirms_no_guess_and_the_store_keeps_no_plain_fingerprint(store, tmp_path):
+    """A request's fingerprint (a digest of its body) was stored plain and compared after the erasure too:
+    whoever held the token and the key could confirm guesses of the erased id or texts one by one (the right
+    one replayed, a wrong one was 422), and whoever held the database could test guesses offline. Now it is
+    stored as a keyed digest, and once a participant is erased a repeated key answers the first (redacted)
+    answer whatever the body."""
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline")
+    try:
+        start = {"program_id": "spring-2026", "mentor_id": "mentor-7", "mentee_id": ERASED_ID}
+        first = service.post("coordinator", "/v1/relationships", start, Idempotency_Key="start-1")
+        assert first.status_code == 201, first.json
+        rid = first.json["id"]
+        note = {"held_on": "2026-01-05", "minutes": 30, "note": "n1"}
+        assert service.post("mentor", f"/v1/relationships/{rid}/check-ins", note, Idempotency_Key="k1").status_code == 201
+        canonical = json.dumps(start, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256(f"POST /v1/relationships\n{canonical}".encode()).hexdigest()
+        assert digest.encode() not in store_bytes(store, tmp_path)
+        # Before the erasure, another body under the key is refused.
+        other = service.post("coordinator", "/v1/relationships", {**start, "mentee_id": "mentee-99"},
+                             Idempotency_Key="start-1")
+        assert other.status_code == 422, other.json
+
+        assert erase(service).status_code == 200
+        answers = []
+        for guess in (ERASED_ID, "mentee-99"):
+            again = service.post("coordinator", "/v1/relationships", {**start, "mentee_id": guess},
+                                 Idempotency_Key="start-1")
+            answers.append((again.status_code, again.headers.get("Idempotent-Replayed"), again.json))
+        assert answers[0] == answers[1] and answers[0][:2] == (201, "true"), answers
+        assert ERASED_ID not in json.dumps(answers[0][2])
+        notes = [service.post("mentor", f"/v1/relationships/{rid}/check-ins", {**note, "note": guess},
+                              Idempotency_Key="k1") for guess in ("n1", "n2")]
+        assert [(n.status_code, n.json) for n in notes[:1]] == [(notes[1].status_code, notes[1].json)]
+        assert notes[0].status_code == 201 and notes[0].json["note"] is None
+        # Another command under the key is still refused: the command's name is no one's data.
+        paused = service.post("coordinator", f"/v1/relationships/{rid}/pause", {}, Idempotency_Key="start-1")
+        assert paused.status_code in (409, 422), paused.json
+    finally:
+        service.app.extensions["ledger"].close()
