@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, request, stream_with_context
+from flask_smorest import abort
 
 from api.auth import current_principal
 from api.blueprint import Blueprint
@@ -108,6 +109,9 @@ def audit_verify(query: dict[str, Any]) -> Any:
     anchor = (query["head_position"], query["head_hash"]) if "head_position" in query else None
     if anchor is not None:  # a head not read from /audit/head is a mistake, not tampering
         reached(anchor[0], "head_position", "use a head read from /v1/audit/head")
+        if queries().holds_no_entry(anchor[0]):
+            abort(422, messages={"head_position": ["This position holds a record outside the audit trail, never "
+                                                   "an entry; use a head read from /v1/audit/head."]})
     return queries().verify_audit(current_principal(), anchor)
 
 

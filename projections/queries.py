@@ -232,6 +232,13 @@ class LedgerQueries:
         with view.store.transaction(write=False) as cursor:
             return view.head(cursor)
 
+    def holds_no_entry(self, position: int) -> bool:
+        """Whether the store holds, at ``position``, a record the trail never has an entry for (an idempotency
+        record, say): no head /v1/audit/head gave names it. A position holding nothing at all is not said to be
+        one (a deleted event leaves nothing either: that is for the walk to report)."""
+        found = self.ledger.recorder.select_notifications(start=position, limit=1, stop=position)
+        return bool(found) and found[0].topic not in LEDGER_TOPICS
+
     def verify_audit(self, principal: Principal, anchor: tuple[int, str] | None = None, *,
                      incremental: bool = False, progress: Progress | None = None,
                      processes: int = 1) -> dict[str, Any]:

@@ -186,6 +186,21 @@ def test_verify_and_head(busy):
     assert service.get("mentor", f"/v1/audit/verify?head_position=999999&head_hash={'0' * 64}").status_code == 403
 
 
+def test_verify_with_a_head_at_a_record_outside_the_trail_is_a_mistake_not_tampering(busy):
+    """A position holding an idempotency record was never an entry: 422 naming the head, as for one no write
+    reached (it answered ok false, "the anchored head is no longer in the chain")."""
+    service, rid, _ = busy
+    keyed = service.post("coordinator", f"/v1/relationships/{rid}/pause", {}, Idempotency_Key="pause-1")
+    assert keyed.status_code == 200, keyed.json
+    head = fresh(service, "/v1/audit/head", "auditor").json
+    record = int(keyed.headers["X-Position"])
+    assert record != head["position"]  # the pause's entry is the head; the record of its key comes after it
+    mistaken = service.get("auditor", f"/v1/audit/verify?head_position={record}&head_hash={head['hash']}")
+    assert mistaken.status_code == 422 and "outside the audit trail" in mistaken.json["errors"]["head_position"][0]
+    kept = service.get("auditor", f"/v1/audit/verify?head_position={head['position']}&head_hash={head['hash']}")
+    assert kept.json["ok"] is True, kept.json
+
+
 @pytest.mark.parametrize("query", ["type=Whatever", "since=yesterday", "relationship_id=42", "limit=0", "colour=red"])
 def test_bad_audit_queries_are_unprocessable(service, query):
     assert service.get("auditor", f"/v1/audit?{query}").status_code == 422
