@@ -216,7 +216,7 @@ class CommandRunner:
         held state is confirmed on the stored state before it stands.
         """
         relationship = self._admitted(spec, principal, ids)
-        replay = self.replay(spec, principal, context)
+        replay = self.replay(spec, principal, context, ids)
         if replay is not None:
             return replay
         if not ids:
@@ -280,7 +280,7 @@ class CommandRunner:
         A copy of this very command, sent with the same key, may have been
         accepted meanwhile: then its answer is the answer (``Replayed``).
         """
-        replay = self.replay(spec, principal, context)
+        replay = self.replay(spec, principal, context, ids)
         if replay is not None:
             raise Replayed(replay)
         if not ids or relationship is None:
@@ -307,11 +307,13 @@ class CommandRunner:
 
     # -- idempotent replay ------------------------------------------------------------
 
-    def replay(self, spec: Command, principal: Principal, context: CommandContext) -> CommandResult | None:
-        """The first answer to this caller's key, if it was used before; refuse another use of it."""
+    def replay(self, spec: Command, principal: Principal, context: CommandContext,
+               ids: tuple[UUID, ...] = ()) -> CommandResult | None:
+        """The first answer to this caller's key, if it was used before; refuse another use of it (``ids``: what
+        this request's path names, the relationship first)."""
         if context.key is None:
             return None
-        accepted = self._accepted_under(principal, context.key, spec.name, context.fingerprint)
+        accepted = self._accepted_under(principal, context.key, spec.name, context.fingerprint, ids)
         if accepted is None:
             return None
         target_id, version = accepted.relationship_id, accepted.relationship_version
@@ -347,8 +349,8 @@ class CommandRunner:
             raise
         return False
 
-    def _accepted_under(self, principal: Principal, key: str, command: str, fingerprint: str
-                        ) -> AcceptedCommand | None:
+    def _accepted_under(self, principal: Principal, key: str, command: str, fingerprint: str,
+                        ids: tuple[UUID, ...] = ()) -> AcceptedCommand | None:
         """The record of this caller's key, if it was used; 422 if for another request than (command, fingerprint)."""
         try:
             accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, key),
@@ -356,21 +358,27 @@ class CommandRunner:
         except AggregateNotFoundError:
             return None
         same = accepted.fingerprint in (fingerprint, self.ledger.stored_key(fingerprint))  # plain before 0.3.13
-        if accepted.command != command or not (same or self._erased_since(accepted)):
+        if accepted.command != command or not (same or self._erased_since(accepted, ids)):
             raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         return accepted
 
-    def _erased_since(self, accepted: AcceptedCommand) -> bool:
-        """Whether a participant of the relationship this record's request went to was erased since. Its body
-        is then no longer compared with a new one under the key (refusing all but the right one would confirm
-        guesses of the erased id and texts): the first, redacted answer is the answer to either."""
+    def _erased_since(self, accepted: AcceptedCommand, ids: tuple[UUID, ...]) -> bool:
+        """Whether this record's request went where this one goes (the relationship and the item ``ids`` name)
+        and a participant of that relationship was erased since. Its body is then no longer compared with this
+        one's (refusing all but the right one would confirm guesses of the erased id and texts): the first,
+        redacted answer is the answer to either. A request elsewhere under the key is refused as before."""
         if accepted.relationship_id == NOWHERE:
             return False
-        try:
-            target = self.ledger.repository.get(accepted.relationship_id, projector_func=project)
-        except AggregateNotFoundError:
+        version = accepted.relationship_version
+        event = next(iter(self.ledger.events.get(accepted.relationship_id, gt=version - 1, lte=version)), None)
+        if event is None:
             return False
-        relationship_id = target.relationship_id if isinstance(target, Concern) else target.id
+        relationship_id = event.relationship_id
+        if ids and ids[0] != relationship_id:
+            return False
+        if len(ids) > 1 and ids[1] not in (getattr(event, "feedback_id", None), getattr(event, "action_id", None),
+                                           event.originator_id):
+            return False
         return bool(self.current(relationship_id, fresh=True).erasures())
 
     # -- relationships held in memory ------------------------------------------------------

@@ -83,12 +83,40 @@ LOOK_ALIKE = str.maketrans({
 })
 
 
-def skeleton(text: str) -> str:
-    """``text`` as a reader sees its letters and digits: ``read_alike``, then what is invisible (zero-width
-    spaces and joiners, soft hyphens) and everything between letters and digits (spaces, hyphens of any kind,
-    dots) left out, and Cyrillic and Greek look-alikes read as Latin letters: ``mentee 12``, ``mentee‑12``
-    (a non-breaking hyphen), ``men\u00adtee-12`` and ``mеntee-12`` (a Cyrillic е) all read ``mentee12``."""
-    return "".join(c for c in read_alike(text).translate(LOOK_ALIKE) if c.isalnum())
+def words(text: str) -> list[str]:
+    """The words of ``text`` as a reader sees them: ``read_alike``, Cyrillic and Greek look-alikes read as Latin
+    letters, invisible characters (zero-width spaces and joiners, soft hyphens) left out, and split at
+    everything that is neither a letter, a digit nor a mark (spaces, hyphens of any kind, dots, underscores)."""
+    found, word = [], ""
+    for c in read_alike(text).translate(LOOK_ALIKE):
+        category = unicodedata.category(c)
+        if category == "Cf":
+            continue
+        if c.isalnum() or category.startswith("M"):
+            word += c
+        elif word:
+            found.append(word)
+            word = ""
+    return [*found, word] if word else found
+
+
+def spelled_in(text: str, name: str) -> bool:
+    """Whether whole words of ``text``, one after another, spell ``name``'s words run together: ``mentee 12``,
+    ``Mentee_12``, ``mentee12`` and ``m\u0435ntee\u2011-12`` spell ``mentee-12``; ``Withdrawal 2024`` does not spell
+    ``al-2024`` (a name is never found inside a longer word this way)."""
+    target = "".join(words(name))
+    if not target:
+        return False
+    found = words(text)
+    for start in range(len(found)):
+        joined = ""
+        for word in found[start:]:
+            joined += word
+            if joined == target:
+                return True
+            if not target.startswith(joined):
+                break
+    return False
 
 
 def read_alike(text: str) -> str:

@@ -26,13 +26,14 @@ from domain.commands import Command, CommandResult, CommandRunner, Outcome, proj
 from domain.concern import Concern
 from domain.events import Act
 from domain.history import History
-from domain.principal import COORDINATOR, Principal
+from domain.principal import AUDITOR, COORDINATOR, Principal
 from domain.relationship import MENTEE, MENTOR, MentorshipRelationship
 from domain.representation import action_item, check_in_item, feedback_item
 
 Clock = Callable[[], datetime]
 PARTICIPANTS = frozenset({MENTOR, MENTEE})
 COORDINATORS = frozenset({COORDINATOR})
+OVERSEERS = frozenset({COORDINATOR, AUDITOR})  # who sees every concern (docs/api.md, "Concerns")
 EVERYONE_INSIDE = frozenset({MENTOR, MENTEE, COORDINATOR})
 
 
@@ -91,7 +92,7 @@ def _concern(o: Outcome) -> dict[str, Any]:
 
 
 def _concern_to_resolve(ledger: MentorshipLedger, rel: MentorshipRelationship, by: Act, concern_id: UUID) -> Concern:
-    return ledger.concern_of(rel, by.actor, by.role == COORDINATOR, concern_id)
+    return ledger.concern_of(rel, by.actor, by.role in OVERSEERS, concern_id)
 
 
 START = Command("start", COORDINATORS, _the_relationship, creates=True)

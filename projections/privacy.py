@@ -23,7 +23,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
 from domain.events import Act
-from domain.identifiers import read_alike, skeleton
+from domain.identifiers import read_alike, spelled_in, words
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -325,13 +325,12 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
 
 def _names(reason: str, participant_id: str) -> bool:
     """Whether a reason names the person as a reader would find it: the id, or the name part of an email
-    address, in its letters and digits as a reader sees them (``skeleton``: case, compatibility forms, accents,
-    dotless and dotted i, look-alike letters of other scripts folded; spaces, hyphens of any kind and invisible
-    characters between them left out), or as written (``read_alike``) when it has no letter or digit."""
-    folded, words = read_alike(reason), [read_alike(participant_id)]
-    local = words[0].partition("@")[0]
-    if "@" in words[0] and len(local) >= 3:
-        words.append(local)
-    seen = skeleton(reason)
-    return any(skeleton(word) in seen if skeleton(word) else word in folded for word in words)
+    address (three letters or more), written as it is (``read_alike``: case, compatibility forms, accents,
+    dotless and dotted i folded), or spelled by whole words of the reason (``spelled_in``: spaces, any hyphen
+    or none between them, invisible characters and look-alike letters of other scripts folded)."""
+    folded, names = read_alike(reason), [read_alike(participant_id)]
+    local = names[0].partition("@")[0]
+    if "@" in names[0] and len("".join(words(local))) >= 3:
+        names.append(local)
+    return any(name in folded or spelled_in(reason, name) for name in names)
 

@@ -138,6 +138,8 @@ def test_the_other_participant_cannot_tell_a_concern_exists(world):
     assert service.post("mentor", unknown, {}).status_code == 404
     assert service.post("mentee", unknown, {}).status_code == 404
     assert service.post("mentee", resolution, {}).status_code == 403  # the raiser sees it: a participant may not
+    assert service.post("auditor", resolution, {}).status_code == 403  # auditors see every concern
+    assert service.post("auditor", unknown, {}).status_code == 404
     assert service.get("coordinator", f"/v1/relationships/{rid}/concerns").json["items"][0]["status"] == "open"
 
 

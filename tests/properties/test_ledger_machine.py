@@ -157,12 +157,13 @@ class LedgerMachine(RuleBasedStateMachine):
         return {"ended": errors.RelationshipEndedError, "paused": errors.RelationshipPausedError}.get(model.status)
 
     def may_receive(self, model, who, feedback_id):
+        # An unknown id of what the command acts on is 404 before the role's 403 (contract 1.9: 404 first).
         if not self.visible(model, who):
+            return errors.NotFoundError
+        if feedback_id not in model.feedback:
             return errors.NotFoundError
         if not who.is_participant:
             return errors.NotPermittedError
-        if feedback_id not in model.feedback:
-            return errors.NotFoundError
         if model.feedback[feedback_id]["recipient"] != who.id:
             return errors.NotPermittedError
         if model.status == "ended":
@@ -172,10 +173,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def may_complete(self, model, who, action_id):
         if not self.visible(model, who):
             return errors.NotFoundError
-        if who.is_auditor:
-            return errors.NotPermittedError
         if action_id not in model.actions:
             return errors.NotFoundError
+        if who.is_auditor:
+            return errors.NotPermittedError
         if who.is_participant and model.actions[action_id]["owner"] != who.id:
             return errors.NotPermittedError
         if model.status == "ended":
