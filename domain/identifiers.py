@@ -74,37 +74,63 @@ def _folded(value: str) -> str:
 READ_ALIKE = str.maketrans({"ı": "i", "ȷ": "j", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ß": "ss", "æ": "ae", "œ": "oe"})
 
 
-# Cyrillic and Greek letters a reader takes for Latin ones (after case folding), for ``skeleton``.
+# Letters of other scripts a reader takes for Latin ones (after case folding), for ``words``: Cyrillic, Greek,
+# Armenian, small capitals and a few symbols.
 LOOK_ALIKE = str.maketrans({
     "а": "a", "в": "b", "е": "e", "һ": "h", "і": "i", "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o",
     "р": "p", "ԛ": "q", "с": "c", "ѕ": "s", "т": "t", "у": "y", "ү": "y", "х": "x", "ԝ": "w", "ԁ": "d", "ɡ": "g",
     "ɑ": "a", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
     "υ": "u", "χ": "x", "γ": "y", "ω": "w",
+    "ո": "n", "օ": "o", "ս": "u", "ց": "g", "հ": "h", "զ": "q", "ք": "p", "ա": "w",
+    "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l",
+    "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y",
+    "ᴢ": "z", "℮": "e",
 })
+# What shows nothing (Unicode's default-ignorable code points, e.g. zero-width spaces and joiners, soft hyphens,
+# the combining grapheme joiner, variation selectors, Hangul fillers): left out of words.
+IGNORABLE_RANGES = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+                    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+                    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+                    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
+# Characters that make text show in another order than it is written (U+202A-U+202E, U+2066-U+2069).
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# How German writes its umlauts without them: a reader takes "bjoern" for "björn".
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def _ignorable(c: str) -> bool:
+    code = ord(c)
+    return unicodedata.category(c) == "Cf" or any(low <= code <= high for low, high in IGNORABLE_RANGES)
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text`` as a reader sees them: ``read_alike``, Cyrillic and Greek look-alikes read as Latin
-    letters, invisible characters (zero-width spaces and joiners, soft hyphens) left out, and split at
-    everything that is neither a letter, a digit nor a mark (spaces, hyphens of any kind, dots, underscores)."""
+    """The words of ``text`` as a reader sees them: ``read_alike``, look-alike letters of other scripts read as
+    Latin ones, digits of any script as 0-9 (a number by its value: ``00451`` reads ``451``), what shows
+    nothing left out, and split at everything that is neither a letter, a digit nor a mark (spaces,
+    punctuation, hyphens of any kind, underscores)."""
     found, word = [], ""
     for c in read_alike(text).translate(LOOK_ALIKE):
-        category = unicodedata.category(c)
-        if category == "Cf":
+        if _ignorable(c):
             continue
-        if c.isalnum() or category.startswith("M"):
+        digit = unicodedata.decimal(c, None)
+        if digit is not None:
+            c = str(digit)
+        if c.isalnum() or unicodedata.category(c).startswith("M"):
             word += c
         elif word:
             found.append(word)
             word = ""
-    return [*found, word] if word else found
+    found = [*found, word] if word else found
+    return [(w.lstrip("0") or "0") if w.isdigit() else w for w in found]
 
 
 def spelled_in(text: str, name: str) -> bool:
-    """Whether whole words of ``text``, one after another, spell ``name``'s words run together: ``mentee 12``,
-    ``Mentee_12``, ``mentee12`` and ``m\u0435ntee\u2011-12`` spell ``mentee-12``; ``Withdrawal 2024`` does not spell
-    ``al-2024`` (a name is never found inside a longer word this way)."""
-    target = "".join(words(name))
+    """Whether whole words of ``text`` spell ``name``: its words run together, one after another (``mentee 12``,
+    ``Mentee_12``, ``mentee12``, ``m\u0435ntee\u2011-12`` for ``mentee-12``), or side by side in any order (``Garcia,
+    Jose`` for ``jose.garcia``). A name is never found inside a longer word: ``Christian`` does not name
+    ``ian``, nor ``Withdrawal 2024`` ``al-2024``."""
+    wanted = words(name)
+    target = "".join(wanted)
     if not target:
         return False
     found = words(text)
@@ -116,6 +142,9 @@ def spelled_in(text: str, name: str) -> bool:
                 return True
             if not target.startswith(joined):
                 break
+    if len(wanted) > 1:
+        wanted.sort()
+        return any(sorted(found[start:start + len(wanted)]) == wanted for start in range(len(found)))
     return False
 
 

@@ -9,10 +9,12 @@ touched: they hold subjects and ciphertext, which now read as a placeholder and 
 
 from __future__ import annotations
 
+import html
 import logging
 import secrets
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
@@ -23,7 +25,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
 from domain.events import Act
-from domain.identifiers import read_alike, spelled_in, words
+from domain.identifiers import DIRECTION_CONTROLS, UMLAUTS, spelled_in, words
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -158,6 +160,10 @@ class Privacy:
         subject = vault.subject_of(participant_id)
         if subject is None and not self.tokens.of(participant_id) and not vault.being_erased(participant_id):
             raise errors.NotFoundError("No such participant.")
+        if reason and any(c in DIRECTION_CONTROLS for c in reason):
+            raise errors.InvalidCommandError("The reason is kept in the record: it may not hold direction controls "
+                                             "(U+202A-U+202E, U+2066-U+2069), which make it show other than it reads.",
+                                             field="reason")
         if reason and _names(reason, participant_id):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
                                              field="reason")
@@ -324,13 +330,16 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
 
 
 def _names(reason: str, participant_id: str) -> bool:
-    """Whether a reason names the person as a reader would find it: the id, or the name part of an email
-    address (three letters or more), written as it is (``read_alike``: case, compatibility forms, accents,
-    dotless and dotted i folded), or spelled by whole words of the reason (``spelled_in``: spaces, any hyphen
-    or none between them, invisible characters and look-alike letters of other scripts folded)."""
-    folded, names = read_alike(reason), [read_alike(participant_id)]
-    local = names[0].partition("@")[0]
-    if "@" in names[0] and len("".join(words(local))) >= 3:
+    """Whether a reason names the person as a reader would find it: whole words of it (``spelled_in``: case,
+    compatibility forms, accents, look-alike letters and digits of other scripts folded; spaces, punctuation,
+    any hyphen or none between them; in any order) spell the id, the name part of an email address (three
+    letters or more), or either with its umlauts written out (``bjoern``) — in the reason as written, or read
+    as HTML (``&#45;``) or URL (``%2D``) text."""
+    names = [participant_id]
+    local = participant_id.partition("@")[0]
+    if "@" in participant_id and len("".join(words(local))) >= 3:
         names.append(local)
-    return any(name in folded or spelled_in(reason, name) for name in names)
+    names += [name.translate(UMLAUTS) for name in names if name.translate(UMLAUTS) != name]
+    readings = {reason, html.unescape(reason), urllib.parse.unquote(reason)}
+    return any(spelled_in(text, name) for text in readings for name in names)
 

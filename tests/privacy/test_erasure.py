@@ -318,6 +318,14 @@ def test_a_reason_naming_the_name_part_of_an_email_is_refused(store, tmp_path):
     ("zz4-mentee", "zz4\u2011mentee asked"), ("zz6-mentee", "ZZ6\u2010MENTEE asked"),
     ("yy13-mentee", "yy13-m\u0435ntee asked"), ("mentee-12", "asked by mentee 12"),
     ("mentee-12", "asked by mentee_12"), ("mentee-12", "Mentee12 asked"), ("olga", "\u043elg\u0430 asked"),
+    # what shows nothing (a combining grapheme joiner, a variation selector, a Hangul filler), digits of other
+    # scripts, look-alikes outside Cyrillic and Greek, another order, HTML or URL text, umlauts written out,
+    # a number's leading zeros
+    ("trainee-40", "tra\u034finee-40"), ("trainee-43", "trainee\ufe0f-43"), ("trainee-44", "trainee\u316444"),
+    ("trainee-34", "trainee-\u0663\u0664"), ("trainee-38", "trainee-\u0969\u096e"),
+    ("trainee-47", "\u1d1brainee-47"), ("trainee-48", "trai\u0578ee-48"), ("anna", "\u1d00nna"),
+    ("jose.garcia@example.com", "Garcia, Jose"), ("trainee-35", "35-trainee"), ("trainee-36", "trainee&#45;36"),
+    ("trainee-37", "trainee%2D37"), ("björn", "bjoern asked"), ("emp_00451", "emp_451 left"),
 ])
 def test_a_reason_naming_the_person_in_another_script_form_is_refused(store, tmp_path, participant, reason):
     """A reader takes dotless and dotted i, accents and ß for the plain letters: so does the check (before,
@@ -336,6 +344,7 @@ def test_a_reason_naming_the_person_in_another_script_form_is_refused(store, tmp
 @pytest.mark.parametrize(("participant", "reason"), [
     ("al-2024", "Withdrawal 2024 request"), ("ed-2024", "Requested 2024-03-01"), ("m7", "program 7 ended"),
     ("ann-3", "Johann 3rd request"), ("a.b@x.org", "Lab results: done"), ("राम", "asked by रमा"),
+    ("ian", "Christian asked"), ("eve", "Everyone agreed"), ("8812", "ticket 88123"),
 ])
 def test_a_reason_that_only_shares_letters_with_the_person_is_kept(store, tmp_path, participant, reason):
     """The id is looked for in whole words: a reason whose words merely contain its letters names no one."""
@@ -344,6 +353,19 @@ def test_a_reason_that_only_shares_letters_with_the_person_is_kept(store, tmp_pa
         service.start(mentee_id=participant)
         kept = erase(service, participant=participant, reason=reason)
         assert kept.status_code == 200, kept.json
+    finally:
+        service.app.extensions["ledger"].close()
+
+
+def test_a_reason_that_shows_other_than_it_reads_is_refused(store, tmp_path):
+    """Direction controls make text show in another order than it is written: ``\u202e24-eeniart`` shows as
+    ``trainee-42`` while no check reading it in order finds the id."""
+    service = build_service(store, tmp_path, PROJECTIONS_MODE="inline")
+    try:
+        service.start(mentee_id="trainee-42")
+        shown = erase(service, participant="trainee-42", reason="\u202e24-eeniart\u202c")
+        assert shown.status_code == 422 and "direction" in shown.json["errors"]["reason"][0], shown.json
+        assert erase(service, participant="trainee-42", reason="left the program").status_code == 200
     finally:
         service.app.extensions["ledger"].close()
 
