@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -31,7 +31,8 @@ from domain.concern import Concern
 from domain.events import Act
 from domain.idempotency import NOWHERE, AcceptedCommand, accepted_command_id, disagreement
 from domain.principal import CommandContext, Principal
-from domain.relationship import MentorshipRelationship
+from domain.identifiers import same_person
+from domain.relationship import MENTEE, MENTOR, MentorshipRelationship
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class Command:
         @functools.wraps(decide)
         def use_case(ledger: MentorshipLedger, principal: Principal, *ids: UUID,
                      context: CommandContext = NO_CONTEXT, **arguments: Any) -> CommandResult:
-            return ledger.runner.run(spec, principal, ids, context,
+            return ledger.runner.run(spec, principal, ids, replace(context, asked=arguments),
                                      lambda target, by: decide(ledger, target, by, *ids[1:], **arguments))
 
         use_case.spec = spec  # type: ignore[attr-defined]
@@ -313,7 +314,7 @@ class CommandRunner:
         this request's path names, the relationship first)."""
         if context.key is None:
             return None
-        accepted = self._accepted_under(principal, context.key, spec.name, context.fingerprint, ids)
+        accepted = self._accepted_under(principal, context.key, spec.name, context.fingerprint, ids, context.asked)
         if accepted is None:
             return None
         target_id, version = accepted.relationship_id, accepted.relationship_version
@@ -350,7 +351,7 @@ class CommandRunner:
         return False
 
     def _accepted_under(self, principal: Principal, key: str, command: str, fingerprint: str,
-                        ids: tuple[UUID, ...] = ()) -> AcceptedCommand | None:
+                        ids: tuple[UUID, ...] = (), asked: Any = None) -> AcceptedCommand | None:
         """The record of this caller's key, if it was used; 422 if for another request than (command, fingerprint)."""
         try:
             accepted = self.ledger.repository.get(accepted_command_id(principal.id, principal.role, key),
@@ -358,15 +359,17 @@ class CommandRunner:
         except AggregateNotFoundError:
             return None
         same = accepted.fingerprint in (fingerprint, self.ledger.stored_key(fingerprint))  # plain before 0.3.13
-        if accepted.command != command or not (same or self._erased_since(accepted, ids)):
+        if accepted.command != command or not (same or self._erased_since(accepted, ids, asked or {})):
             raise errors.IdempotencyKeyReusedError("This Idempotency-Key was already used for a different request.")
         return accepted
 
-    def _erased_since(self, accepted: AcceptedCommand, ids: tuple[UUID, ...]) -> bool:
+    def _erased_since(self, accepted: AcceptedCommand, ids: tuple[UUID, ...], asked: dict[str, Any]) -> bool:
         """Whether this record's request went where this one goes (the relationship and the item ``ids`` name)
         and a participant of that relationship was erased since. Its body is then no longer compared with this
         one's (refusing all but the right one would confirm guesses of the erased id and texts): the first,
-        redacted answer is the answer to either. A request elsewhere under the key is refused as before."""
+        redacted answer is the answer to either. A request elsewhere under the key is refused as before; so is
+        a start (its path names no relationship) asking for another program or another participant than one
+        no erasure touched."""
         if accepted.relationship_id == NOWHERE:
             return False
         version = accepted.relationship_version
@@ -379,7 +382,16 @@ class CommandRunner:
         if len(ids) > 1 and ids[1] not in (getattr(event, "feedback_id", None), getattr(event, "action_id", None),
                                            event.originator_id):
             return False
-        return bool(self.current(relationship_id, fresh=True).erasures())
+        relationship = self.current(relationship_id, fresh=True)
+        erased = relationship.erasures()
+        if not erased:
+            return False
+        if not ids:
+            if asked.get("program_id") != relationship.program_id:
+                return False
+            return all(same_person(str(asked.get(f"{role}_id", "")), getattr(relationship, f"{role}_id"))
+                       for role in (MENTOR, MENTEE) if role not in erased)
+        return True
 
     # -- relationships held in memory ------------------------------------------------------
 

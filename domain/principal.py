@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 COORDINATOR = "coordinator"
 AUDITOR = "auditor"
@@ -53,3 +54,4 @@ class CommandContext:
     key: str | None = None
     fingerprint: str = ""
     expected_version: int | None = None
+    asked: Any = None  # the command's arguments, once its use case runs (``domain.commands.Command``)

@@ -974,6 +974,12 @@ def test_after_erasure_a_repeated_key_confirms_no_guess_and_the_store_keeps_no_p
             answers.append((again.status_code, again.headers.get("Idempotent-Replayed"), again.json))
         assert answers[0] == answers[1] and answers[0][:2] == (201, "true"), answers
         assert ERASED_ID not in json.dumps(answers[0][2])
+        # A start's path names no relationship: another program or another mentor (not erased) is another
+        # request, refused as before (it was the old answer, and nothing started).
+        for other_start in ({**start, "program_id": "zzz"}, {**start, "mentor_id": "brand-new-a"}):
+            again = service.post("coordinator", "/v1/relationships", other_start, Idempotency_Key="start-1")
+            assert again.status_code == 422, again.json
+        assert service.get("coordinator", "/v1/relationships?participant_id=brand-new-a").json["items"] == []
         notes = [service.post("mentor", f"/v1/relationships/{rid}/check-ins", {**note, "note": guess},
                               Idempotency_Key="k1") for guess in ("n1", "n2")]
         assert [(n.status_code, n.json) for n in notes[:1]] == [(notes[1].status_code, notes[1].json)]
