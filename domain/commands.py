@@ -31,7 +31,6 @@ from domain.concern import Concern
 from domain.events import Act
 from domain.idempotency import NOWHERE, AcceptedCommand, accepted_command_id, disagreement
 from domain.principal import CommandContext, Principal
-from domain.identifiers import same_person
 from domain.relationship import MENTEE, MENTOR, MentorshipRelationship
 
 log = logging.getLogger(__name__)
@@ -389,7 +388,7 @@ class CommandRunner:
         if not ids:
             if asked.get("program_id") != relationship.program_id:
                 return False
-            return all(same_person(str(asked.get(f"{role}_id", "")), getattr(relationship, f"{role}_id"))
+            return all(asked.get(f"{role}_id") == getattr(relationship, f"{role}_id")  # ids are exact (NFC)
                        for role in (MENTOR, MENTEE) if role not in erased)
         return True
 

@@ -14,6 +14,7 @@ people in one relationship must differ even when case and compatibility forms ar
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 MAX_LENGTH = 128
@@ -94,8 +95,21 @@ IGNORABLE_RANGES = ((0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115
                     (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF))
 # Characters that make text show in another order than it is written (U+202A-U+202E, U+2066-U+2069).
 DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# How German writes its umlauts without them: a reader takes "bjoern" for "björn".
-UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+# How German and Nordic names are written without their letters: a reader takes "bjoern" for "björn".
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ø": "oe", "Ø": "Oe",
+                         "å": "aa", "Å": "Aa"})
+# Capitals of other scripts a reader takes for Latin capitals, mapped before case folding (folded, several of
+# them become letters that look like other Latin ones: Greek Ν is N, its lowercase ν looks like v): Greek,
+# Cyrillic and Lisu (an alphabet of Latin capital look-alikes).
+CAPITALS = str.maketrans({
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P",
+    "Τ": "T", "Υ": "Y", "Χ": "X", "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Т": "T", "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
+    "ꓮ": "A", "ꓐ": "B", "ꓚ": "C", "ꓓ": "D", "ꓰ": "E", "ꓝ": "F", "ꓖ": "G", "ꓧ": "H", "ꓲ": "I", "ꓙ": "J", "ꓗ": "K",
+    "ꓡ": "L", "ꓟ": "M", "ꓠ": "N", "ꓳ": "O", "ꓑ": "P", "ꓣ": "R", "ꓢ": "S", "ꓔ": "T", "ꓴ": "U", "ꓦ": "V", "ꓪ": "W",
+    "ꓫ": "X", "ꓬ": "Y", "ꓜ": "Z",
+})
+NUMBER = re.compile(r"[0-9]+")
 
 
 def _ignorable(c: str) -> bool:
@@ -105,11 +119,12 @@ def _ignorable(c: str) -> bool:
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as a reader sees them: ``read_alike``, look-alike letters of other scripts read as
-    Latin ones, digits of any script as 0-9 (a number by its value: ``00451`` reads ``451``), what shows
+    Latin ones, digits of any script as 0-9 (a number by its value, within a word too: ``emp00451`` reads
+    ``emp451``), what shows
     nothing left out, and split at everything that is neither a letter, a digit nor a mark (spaces,
     punctuation, hyphens of any kind, underscores)."""
     found, word = [], ""
-    for c in read_alike(text).translate(LOOK_ALIKE):
+    for c in read_alike(text.translate(CAPITALS)).translate(LOOK_ALIKE):
         if _ignorable(c):
             continue
         digit = unicodedata.decimal(c, None)
@@ -121,7 +136,7 @@ def words(text: str) -> list[str]:
             found.append(word)
             word = ""
     found = [*found, word] if word else found
-    return [(w.lstrip("0") or "0") if w.isdigit() else w for w in found]
+    return [NUMBER.sub(lambda number: number.group().lstrip("0") or "0", w) for w in found]
 
 
 def spelled_in(text: str, name: str) -> bool:

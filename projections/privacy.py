@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import secrets
 import threading
 import time
@@ -35,6 +36,8 @@ from persistence.tokens import TokenStore
 from projections.audit import AuditFilter
 from projections.index import IndexFilter
 from projections.queries import LedgerQueries
+
+MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>", re.S)  # HTML tags and comments, for reading a reason as HTML
 
 log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
@@ -160,7 +163,7 @@ class Privacy:
         subject = vault.subject_of(participant_id)
         if subject is None and not self.tokens.of(participant_id) and not vault.being_erased(participant_id):
             raise errors.NotFoundError("No such participant.")
-        if reason and any(c in DIRECTION_CONTROLS for c in reason):
+        if reason and any(c in DIRECTION_CONTROLS for reading in _readings(reason) for c in reading):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not hold direction controls "
                                              "(U+202A-U+202E, U+2066-U+2069), which make it show other than it reads.",
                                              field="reason")
@@ -329,17 +332,23 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
             "relationships": done["relationships"]}
 
 
+def _readings(reason: str) -> set[str]:
+    """A reason as it may be read: as written, as HTML (tags and comments left out, entities read), as URL
+    text, and with umlauts written out."""
+    as_html = html.unescape(MARKUP.sub("", reason))
+    readings = {reason, as_html, urllib.parse.unquote(reason), urllib.parse.unquote(as_html)}
+    return readings | {reading.translate(UMLAUTS) for reading in readings}
+
+
 def _names(reason: str, participant_id: str) -> bool:
     """Whether a reason names the person as a reader would find it: whole words of it (``spelled_in``: case,
     compatibility forms, accents, look-alike letters and digits of other scripts folded; spaces, punctuation,
     any hyphen or none between them; in any order) spell the id, the name part of an email address (three
-    letters or more), or either with its umlauts written out (``bjoern``) — in the reason as written, or read
-    as HTML (``&#45;``) or URL (``%2D``) text."""
+    letters or more), or either with its umlauts written out (``bjoern``) — in any of ``_readings``."""
     names = [participant_id]
     local = participant_id.partition("@")[0]
     if "@" in participant_id and len("".join(words(local))) >= 3:
         names.append(local)
     names += [name.translate(UMLAUTS) for name in names if name.translate(UMLAUTS) != name]
-    readings = {reason, html.unescape(reason), urllib.parse.unquote(reason)}
-    return any(spelled_in(text, name) for text in readings for name in names)
+    return any(spelled_in(text, name) for text in _readings(reason) for name in names)
 
