@@ -340,9 +340,9 @@ class CommandRunner:
             return True
         try:
             self.ledger.save(AcceptedCommand.accept(
-                principal_id=principal.id, role=principal.role, key=key, fingerprint=self.ledger.stored_key(fingerprint),
-                command=command, relationship_id=NOWHERE, relationship_version=0, subject_id=None,
-                at=self.ledger.clock()))
+                principal_id=principal.id, role=principal.role, key=key,
+                fingerprint=self.ledger.stored_key(fingerprint), command=command, relationship_id=NOWHERE,
+                relationship_version=0, subject_id=None, at=self.ledger.clock()))
         except IntegrityError:
             if self._accepted_under(principal, key, command, fingerprint) is not None:
                 return True
