@@ -14,8 +14,10 @@ people in one relationship must differ even when case and compatibility forms ar
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+import urllib.parse
 
 MAX_LENGTH = 128
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -110,6 +112,7 @@ CAPITALS = str.maketrans({
     "ꓫ": "X", "ꓬ": "Y", "ꓜ": "Z",
 })
 NUMBER = re.compile(r"[0-9]+")
+MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>", re.S)  # HTML tags and comments, for reading a text as HTML
 
 
 def _ignorable(c: str) -> bool:
@@ -120,9 +123,8 @@ def _ignorable(c: str) -> bool:
 def words(text: str) -> list[str]:
     """The words of ``text`` as a reader sees them: ``read_alike``, look-alike letters of other scripts read as
     Latin ones, digits of any script as 0-9 (a number by its value, within a word too: ``emp00451`` reads
-    ``emp451``), what shows
-    nothing left out, and split at everything that is neither a letter, a digit nor a mark (spaces,
-    punctuation, hyphens of any kind, underscores)."""
+    ``emp451``), what shows nothing left out, and split at everything that is neither a letter, a digit nor a
+    mark (spaces, punctuation, hyphens of any kind, underscores)."""
     found, word = [], ""
     for c in read_alike(text.translate(CAPITALS)).translate(LOOK_ALIKE):
         if _ignorable(c):
@@ -139,16 +141,15 @@ def words(text: str) -> list[str]:
     return [NUMBER.sub(lambda number: number.group().lstrip("0") or "0", w) for w in found]
 
 
-def spelled_in(text: str, name: str) -> bool:
-    """Whether whole words of ``text`` spell ``name``: its words run together, one after another (``mentee 12``,
-    ``Mentee_12``, ``mentee12``, ``m\u0435ntee\u2011-12`` for ``mentee-12``), or side by side in any order (``Garcia,
-    Jose`` for ``jose.garcia``). A name is never found inside a longer word: ``Christian`` does not name
-    ``ian``, nor ``Withdrawal 2024`` ``al-2024``."""
+def spelled_in(found: list[str], name: str) -> bool:
+    """Whether whole words of a text (``found``, its ``words``) spell ``name``: its words run together, one after
+    another (``mentee 12``, ``Mentee_12``, ``mentee12``, ``m\u0435ntee\u2011-12`` for ``mentee-12``), or side by
+    side in any order (``Garcia, Jose`` for ``jose.garcia``). A name is never found inside a longer word:
+    ``Christian`` does not name ``ian``, nor ``Withdrawal 2024`` ``al-2024``."""
     wanted = words(name)
     target = "".join(wanted)
     if not target:
         return False
-    found = words(text)
     for start in range(len(found)):
         joined = ""
         for word in found[start:]:
@@ -161,6 +162,31 @@ def spelled_in(text: str, name: str) -> bool:
         wanted.sort()
         return any(sorted(found[start:start + len(wanted)]) == wanted for start in range(len(found)))
     return False
+
+
+def readings(text: str) -> set[str]:
+    """A text as it may be read: as written, as HTML (tags and comments left out, entities read), as URL text,
+    and with umlauts written out."""
+    as_html = html.unescape(MARKUP.sub("", text))
+    found = {text, as_html, urllib.parse.unquote(text), urllib.parse.unquote(as_html)}
+    return found | {reading.translate(UMLAUTS) for reading in found}
+
+
+def shows_other_than_it_reads(text: str) -> bool:
+    """Whether any reading of ``text`` holds direction controls (``\u202e24-eeniart`` shows ``trainee-42``)."""
+    return any(c in DIRECTION_CONTROLS for reading in readings(text) for c in reading)
+
+
+def names_person(text: str, participant_id: str) -> bool:
+    """Whether ``text`` names the person as a reader would find it: whole words of one of its ``readings``
+    spell the id, the name part of an email address (three letters or more), or either with its umlauts
+    written out (``bjoern`` for ``björn``)."""
+    names = [participant_id]
+    local = participant_id.partition("@")[0]
+    if "@" in participant_id and len("".join(words(local))) >= 3:
+        names.append(local)
+    names += [name.translate(UMLAUTS) for name in names if name.translate(UMLAUTS) != name]
+    return any(spelled_in(words(reading), name) for reading in readings(text) for name in names)
 
 
 def read_alike(text: str) -> str:

@@ -9,13 +9,10 @@ touched: they hold subjects and ciphertext, which now read as a placeholder and 
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import secrets
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from copy import deepcopy
 from datetime import datetime
@@ -26,7 +23,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain import errors
 from domain.events import Act
-from domain.identifiers import DIRECTION_CONTROLS, UMLAUTS, spelled_in, words
+from domain.identifiers import names_person, shows_other_than_it_reads
 from domain.ledger import MentorshipLedger
 from domain.personal import ERASED, PLACEHOLDER
 from domain.principal import COORDINATOR, Principal
@@ -36,8 +33,6 @@ from persistence.tokens import TokenStore
 from projections.audit import AuditFilter
 from projections.index import IndexFilter
 from projections.queries import LedgerQueries
-
-MARKUP = re.compile(r"<!--.*?-->|<[^<>]*>", re.S)  # HTML tags and comments, for reading a reason as HTML
 
 log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
@@ -163,11 +158,11 @@ class Privacy:
         subject = vault.subject_of(participant_id)
         if subject is None and not self.tokens.of(participant_id) and not vault.being_erased(participant_id):
             raise errors.NotFoundError("No such participant.")
-        if reason and any(c in DIRECTION_CONTROLS for reading in _readings(reason) for c in reading):
+        if reason and shows_other_than_it_reads(reason):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not hold direction controls "
                                              "(U+202A-U+202E, U+2066-U+2069), which make it show other than it reads.",
                                              field="reason")
-        if reason and _names(reason, participant_id):
+        if reason and names_person(reason, participant_id):
             raise errors.InvalidCommandError("The reason is kept in the record: it may not name the person.",
                                              field="reason")
         accepted()
@@ -330,25 +325,3 @@ def _answer(participant_id: str, done: dict[str, Any]) -> dict[str, Any]:
             "erased_at": datetime.fromisoformat(erased_at.replace("Z", "+00:00")) if isinstance(erased_at, str)
             else erased_at,
             "relationships": done["relationships"]}
-
-
-def _readings(reason: str) -> set[str]:
-    """A reason as it may be read: as written, as HTML (tags and comments left out, entities read), as URL
-    text, and with umlauts written out."""
-    as_html = html.unescape(MARKUP.sub("", reason))
-    readings = {reason, as_html, urllib.parse.unquote(reason), urllib.parse.unquote(as_html)}
-    return readings | {reading.translate(UMLAUTS) for reading in readings}
-
-
-def _names(reason: str, participant_id: str) -> bool:
-    """Whether a reason names the person as a reader would find it: whole words of it (``spelled_in``: case,
-    compatibility forms, accents, look-alike letters and digits of other scripts folded; spaces, punctuation,
-    any hyphen or none between them; in any order) spell the id, the name part of an email address (three
-    letters or more), or either with its umlauts written out (``bjoern``) — in any of ``_readings``."""
-    names = [participant_id]
-    local = participant_id.partition("@")[0]
-    if "@" in participant_id and len("".join(words(local))) >= 3:
-        names.append(local)
-    names += [name.translate(UMLAUTS) for name in names if name.translate(UMLAUTS) != name]
-    return any(spelled_in(text, name) for text in _readings(reason) for name in names)
-
