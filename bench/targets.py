@@ -88,7 +88,7 @@ def busier_share(before: dict[int, int], after: dict[int, int]) -> float:
 def cpu_snapshot(master_pid: int, projector_pid: int | None) -> dict[str, int]:
     """CPU ticks (user and system) used so far: by the API's workers, the projection worker, PostgreSQL's
     processes, and the whole machine (``/proc/stat``: wrk, the kernel's own work and everything else too)."""
-    ticks = {"api_workers": sum(worker_ticks(master_pid).values()), "projection_worker": 0, "postgresql": 0}
+    ticks = {"api_workers": 0, "projection_worker": 0, "postgresql": 0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -98,7 +98,9 @@ def cpu_snapshot(master_pid: int, projector_pid: int | None) -> dict[str, int]:
             continue
         fields = fields.split()
         used = int(fields[11]) + int(fields[12])
-        if int(fields[2]) == projector_pid:  # its process group: the worker and any process it started
+        if int(fields[1]) == master_pid:  # a worker of the gunicorn master
+            ticks["api_workers"] += used
+        elif int(fields[2]) == projector_pid:  # its process group: the worker and any process it started
             ticks["projection_worker"] += used
         elif name.split("(", 1)[1].startswith("postgres"):
             ticks["postgresql"] += used
